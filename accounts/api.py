@@ -1,0 +1,178 @@
+"""Account endpoints: API keys, the IP allow-list, request logs (SPEC §11)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from django.http import HttpResponse
+from rest_framework.response import Response
+
+from accounts import selectors
+from accounts.client_ip import client_ip
+from accounts.models import ApiKey
+from accounts.serializers import (
+    ApiKeyCreateInput,
+    SecurityPatchInput,
+    WhitelistEntryInput,
+    api_key_data,
+    current_key_data,
+    request_log_data,
+)
+from accounts.services import security
+from accounts.services.api_keys import create_api_key, revoke_api_key
+from aiprod.api import ApiView
+from aiprod.errors import ApplicationError, ValidationFailed, not_found
+from aiprod.pagination import list_body, parse_limit
+
+
+class CurrentApiKeyView(ApiView):
+    def get(self, request):
+        return Response(current_key_data(request.auth))
+
+
+class ApiKeyListView(ApiView):
+    required_scopes = "keys.manage"
+
+    def get(self, request):
+        keys = [api_key_data(k) for k in selectors.api_keys_for(request.user)[:100]]
+        return Response(list_body(keys, False, None))
+
+    def post(self, request):
+        data = ApiKeyCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        creator = request.auth
+        environment = values.get("environment") or creator.environment
+        scopes = values.get("scopes") or list(creator.scopes)
+        beyond = [s for s in scopes if s not in creator.scopes]
+        if beyond:
+            raise ApplicationError(
+                403, "INSUFFICIENT_SCOPE", f"A key cannot grant scopes it does not have: {', '.join(beyond)}"
+            )
+        if environment == "live" and not creator.livemode:
+            raise ApplicationError(403, "INSUFFICIENT_SCOPE", "A test key cannot create live keys")
+        key, plaintext = create_api_key(
+            request.user,
+            environment=environment,
+            name=values["name"],
+            scopes=scopes,
+            expires_in_days=values.get("expires_in_days"),
+        )
+        return Response({**api_key_data(key), "key": plaintext}, status=201)
+
+
+class ApiKeyDetailView(ApiView):
+    required_scopes = "keys.manage"
+
+    def _key(self, request, key_id) -> ApiKey:
+        key = selectors.api_keys_for(request.user).filter(pk=key_id).first()
+        if key is None:
+            raise not_found("API key")
+        return key
+
+    def get(self, request, key_id):
+        return Response(api_key_data(self._key(request, key_id)))
+
+    def delete(self, request, key_id):
+        return Response(api_key_data(revoke_api_key(self._key(request, key_id))))
+
+
+class SecurityView(ApiView):
+    required_scopes = "security.manage"
+
+    def get(self, request):
+        return Response({"ip_whitelist": security.allowlist(request.user), "client_ip": client_ip(request)})
+
+    def patch(self, request):
+        self._require_paid(request)
+        data = SecurityPatchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        cidrs = security.normalise_cidrs(values["ips"]) if "ips" in values else None
+        result = security.set_allowlist(
+            request.user,
+            enabled=values.get("enabled"),
+            cidrs=cidrs,
+            requester_ip=client_ip(request),
+            force=values["force"],
+        )
+        return Response({"ip_whitelist": result})
+
+    @staticmethod
+    def _require_paid(request):
+        if request.user.tier == "free":
+            raise ApplicationError(
+                403, "TIER_REQUIRED", "The IP allow-list needs the Pro or Enterprise plan. Upgrade your account tier"
+            )
+
+
+class WhitelistView(SecurityView):
+    def post(self, request):
+        self._require_paid(request)
+        data = WhitelistEntryInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        (cidr,) = security.normalise_cidrs([data.validated_data["ip"]], field="ip")
+        return Response({"ip_whitelist": security.add_allowlist_entry(request.user, cidr)}, status=201)
+
+    def delete(self, request):
+        self._require_paid(request)
+        raw = request.query_params.get("ip") or (request.data.get("ip") if isinstance(request.data, dict) else None)
+        if not raw:
+            raise ValidationFailed({"ip": ["This field is required"]})
+        (cidr,) = security.normalise_cidrs([raw], field="ip")
+        force = request.query_params.get("force") in ("1", "true")
+        result = security.remove_allowlist_entry(request.user, cidr, requester_ip=client_ip(request), force=force)
+        return Response({"ip_whitelist": result})
+
+
+class RequestLogView(ApiView):
+    required_scopes = "account.read"
+
+    def get(self, request):
+        params = request.query_params
+        errors_only = params.get("filter") == "error" or params.get("level") == "error"
+        limit = parse_limit(params.get("limit"), default=100, maximum=1000)
+        sort = params.get("sort", "desc")
+        output = params.get("format", "json")
+        if sort not in ("asc", "desc"):
+            raise ValidationFailed({"sort": ["Must be one of: asc, desc"]})
+        if output not in ("json", "csv"):
+            raise ValidationFailed({"format": ["Must be one of: json, csv"]})
+        rows = selectors.request_logs_for(
+            request.user, livemode=request.auth.livemode, errors_only=errors_only, request_id=params.get("request_id")
+        )
+        cursor = params.get("cursor")
+        if cursor:
+            if not cursor.isdigit():
+                raise ValidationFailed({"cursor": ["Invalid cursor"]})
+            rows = rows.filter(id__gt=int(cursor)) if sort == "asc" else rows.filter(id__lt=int(cursor))
+        rows = list(rows.order_by("id" if sort == "asc" else "-id")[: limit + 1])
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        entries = [request_log_data(r) for r in rows]
+        if output == "csv":
+            return _csv_response(entries)
+        return Response(list_body(entries, has_more, str(rows[-1].id) if has_more else None))
+
+
+_LOG_FIELDS = [
+    "request_id", "timestamp", "method", "path", "status", "duration_ms", "ip", "api_key_prefix", "error_code", "message",
+]
+
+
+def _csv_cell(value):
+    # Spreadsheets run cells that start with these as formulas.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def _csv_response(entries: list[dict]) -> HttpResponse:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=_LOG_FIELDS)
+    writer.writeheader()
+    writer.writerows({k: _csv_cell(v) for k, v in entry.items()} for entry in entries)
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="aiprod-logs.csv"'
+    return response

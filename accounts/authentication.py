@@ -1,0 +1,143 @@
+"""API key authentication (SPEC §5) as a DRF authentication class.
+
+One indexed query on the key's SHA-256; the hash comparison is constant-time.
+Every failure is a 401 with a precise code and `WWW-Authenticate`.
+Repeated failures from one client address are answered 429 for a while, so
+keys cannot be guessed at speed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django_ratelimit.core import get_usage
+from rest_framework.authentication import BaseAuthentication
+
+from accounts.client_ip import client_ip
+from accounts.keys import environment_of, hash_key
+from accounts.models import ApiKey
+from aiprod.errors import WWW_AUTHENTICATE, ApplicationError, retry_after_seconds
+
+logger = logging.getLogger(__name__)
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _unauthorized(code: str, message: str) -> ApplicationError:
+    return ApplicationError(401, code, message)
+
+
+def _raw_credentials(request) -> str:
+    """The key from X-API-Key or Authorization: Bearer, unstripped."""
+    meta = request.META
+    if "HTTP_X_API_KEY" in meta:
+        value = meta["HTTP_X_API_KEY"]
+        if not value.strip():
+            raise _unauthorized("MALFORMED_CREDENTIALS", "The X-API-Key header is empty")
+        return value
+    authorization = meta.get("HTTP_AUTHORIZATION")
+    if authorization is None:
+        raise _unauthorized(
+            "MISSING_CREDENTIALS",
+            'No API key. Send it as "X-API-Key: sk_live_..." or "Authorization: Bearer sk_live_..."',
+        )
+    scheme, _, token = authorization.lstrip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip() or " " in token.strip():
+        raise _unauthorized(
+            "MALFORMED_CREDENTIALS", 'Malformed Authorization header. Use "Authorization: Bearer sk_live_..."'
+        )
+    return token  # may still carry white space, reported precisely by the caller
+
+
+def _auth_failure_usage(request, increment: bool):
+    try:
+        return get_usage(
+            request,
+            group="auth-failures",
+            key=lambda group, req: client_ip(req) or "unknown",
+            rate=settings.AIPROD_AUTH_FAILURE_LIMIT,
+            increment=increment,
+        )
+    except Exception:  # the cache is down: fail open, authentication still decides
+        logger.warning("auth-failure limiter unavailable", exc_info=True)
+        return None
+
+
+def _refuse_if_guessing(request) -> None:
+    usage = _auth_failure_usage(request, increment=False)
+    if usage and usage["count"] >= usage["limit"]:
+        wait = retry_after_seconds(usage["time_left"])
+        raise ApplicationError(
+            429,
+            "RATE_LIMITED",
+            f"Rate limit exceeded. Retry after {wait} seconds (too many failed authentications from this address)",
+            {"Retry-After": str(wait)},
+        )
+
+
+def _sandbox_host(request) -> bool:
+    host = request.META.get("HTTP_HOST", "").rsplit(":", 1)[0].lower()
+    return host in settings.AIPROD_SANDBOX_HOSTS
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        django_request = request._request
+        client_ip(django_request)
+        _refuse_if_guessing(django_request)
+        try:
+            return self._authenticate(django_request)
+        except ApplicationError:
+            _auth_failure_usage(django_request, increment=True)
+            raise
+
+    def authenticate_header(self, request):
+        return WWW_AUTHENTICATE
+
+    def _authenticate(self, request):
+        raw = _raw_credentials(request)
+        if raw != raw.strip():
+            raise _unauthorized("MALFORMED_CREDENTIALS", "API key has leading or trailing white space; trim it")
+        environment = environment_of(raw)
+        if environment is None:
+            raise _unauthorized(
+                "INVALID_CREDENTIALS", "Invalid API key. Keys look like sk_live_... or sk_test_...; check for typos"
+            )
+        digest = hash_key(raw)
+        key = ApiKey.objects.select_related("account").filter(key_hash=digest).first()
+        if key is None or not hmac.compare_digest(key.key_hash, digest):
+            raise _unauthorized("INVALID_CREDENTIALS", "Invalid API key. Check it at Account → API Keys")
+        # Known key: its failures belong in the owner's request log.
+        request.aiprod_account_id = key.account_id
+        request.aiprod_livemode = key.livemode
+        request.aiprod_key_prefix = key.prefix
+        now = timezone.now()
+        if key.revoked_at:
+            raise _unauthorized("REVOKED_KEY", "This API key was revoked. Create a new one at Account → API Keys → New Key")
+        if key.expires_at and key.expires_at <= now:
+            raise _unauthorized("EXPIRED_KEY", "This API key has expired. Create a new one at Account → API Keys → New Key")
+        if settings.AIPROD_SANDBOX_HOSTS:
+            on_sandbox = _sandbox_host(request)
+            if on_sandbox and key.livemode:
+                raise _unauthorized(
+                    "WRONG_ENVIRONMENT", "Live keys (sk_live_) do not work on the sandbox host; use a test key (sk_test_)"
+                )
+            if not on_sandbox and not key.livemode:
+                raise _unauthorized(
+                    "WRONG_ENVIRONMENT",
+                    "Test keys (sk_test_) work only on the sandbox host; use a live key (sk_live_) in production",
+                )
+        self._touch(key, now)
+        request.aiprod_api_key = key
+        return key.account, key
+
+    @staticmethod
+    def _touch(key: ApiKey, now) -> None:
+        # At most one write a minute per key: the hot path stays read-only.
+        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            key.last_used_at = now

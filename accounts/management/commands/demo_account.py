@@ -1,0 +1,40 @@
+"""Creates the demo account once and prints its keys (used by `make run`).
+
+Keys are stored only as hashes, so the plaintext of the demo keys is kept in
+var/demo-keys.json (local development only) to print it on every start.
+"""
+
+import json
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from accounts.services.accounts import create_account, find_account
+from accounts.services.api_keys import create_api_key
+
+DEMO_EMAIL = "demo@aiprod.local"
+
+
+class Command(BaseCommand):
+    help = "Ensures the demo account exists and prints its live and test keys."
+
+    def handle(self, *args, **options):
+        path = Path(settings.BASE_DIR) / "var" / "demo-keys.json"
+        account = find_account(DEMO_EMAIL)
+        keys = json.loads(path.read_text()) if path.exists() and account else None
+        if account is None or keys is None:
+            account = account or create_account(email=DEMO_EMAIL, name="Demo", tier="pro")
+            _, live = create_api_key(account, environment="live", name="demo live")
+            _, test = create_api_key(account, environment="test", name="demo test")
+            keys = {"account_id": account.id, "live": live, "test": test}
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(keys))
+            os.chmod(path, 0o600)
+        self.stdout.write(
+            f"\nDemo account {keys['account_id']} ({DEMO_EMAIL}, pro)\n"
+            f"  live key: {keys['live']}\n"
+            f"  test key: {keys['test']}\n"
+            f"Try:\n  curl -s -H \"X-API-Key: {keys['live']}\" http://127.0.0.1:8000/account/api-keys/current\n"
+        )

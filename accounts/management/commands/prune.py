@@ -1,0 +1,35 @@
+import json
+import re
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.services.request_logs import prune_request_logs
+
+_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_age(value: str) -> timedelta:
+    match = re.fullmatch(r"(\d+)([dhm])", value.strip())
+    if not match:
+        raise CommandError(f"Cannot read {value!r}: use e.g. 30d, 24h or 90m")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+class Command(BaseCommand):
+    help = "Deletes request logs and webhook delivery logs past retention."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--older-than", default="30d")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **options):
+        age = parse_age(options["older_than"])
+        result = {"request_logs_deleted": prune_request_logs(age)}
+        try:
+            from webhooks.services.retention import prune_deliveries
+        except ImportError:
+            pass
+        else:
+            result["deliveries_deleted"] = prune_deliveries(age)
+        self.stdout.write(json.dumps(result) if options["json"] else ", ".join(f"{k}: {v}" for k, v in result.items()))

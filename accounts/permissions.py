@@ -1,0 +1,74 @@
+"""Authorization checks, one concern each (SPEC §6).
+
+Each raises ApplicationError with its own code rather than returning False,
+so the customer learns exactly what to fix. A view declares what it needs:
+`required_scopes = {"GET": "jobs.read"}`, `required_tier = "pro"`.
+"""
+
+from rest_framework.permissions import BasePermission
+
+from accounts.client_ip import address_in, client_ip
+from aiprod.errors import ApplicationError
+from quotas.plans import PAID_TIERS
+from quotas.ratelimit import consume_request
+
+
+class AccountActive(BasePermission):
+    def has_permission(self, request, view):
+        if request.user.suspended:
+            reason = f" ({request.user.suspended_reason})" if request.user.suspended_reason else ""
+            raise ApplicationError(
+                403, "ACCOUNT_SUSPENDED", f"This account is suspended{reason}. Contact support@aiprod.com"
+            )
+        return True
+
+
+class IpAllowed(BasePermission):
+    def has_permission(self, request, view):
+        account = request.user
+        if not account.ip_allowlist_enabled:
+            return True
+        address = client_ip(request)
+        cidrs = account.ip_allowlist.values_list("cidr", flat=True)
+        if not address_in(address, cidrs):
+            raise ApplicationError(
+                403,
+                "IP_NOT_ALLOWED",
+                f"Requests from {address} are not allowed by this account's IP allow-list. "
+                "Add the address at /account/security/whitelist",
+            )
+        return True
+
+
+class WithinRateLimit(BasePermission):
+    def has_permission(self, request, view):
+        request._request.aiprod_rate = consume_request(request._request, request.user)
+        return True
+
+
+def required_scope(view, method: str) -> str | None:
+    scopes = getattr(view, "required_scopes", None) or {}
+    if isinstance(scopes, str):
+        return scopes
+    return scopes.get(method) or scopes.get("*")
+
+
+class HasScope(BasePermission):
+    def has_permission(self, request, view):
+        scope = required_scope(view, request.method)
+        if scope and scope not in request.auth.scopes:
+            raise ApplicationError(
+                403,
+                "INSUFFICIENT_SCOPE",
+                f"This API key lacks the '{scope}' scope. Create a key with it at Account → API Keys → New Key",
+            )
+        return True
+
+
+class HasTier(BasePermission):
+    def has_permission(self, request, view):
+        if getattr(view, "required_tier", None) and request.user.tier not in PAID_TIERS:
+            raise ApplicationError(
+                403, "TIER_REQUIRED", "This feature needs the Pro or Enterprise plan. Upgrade your account tier"
+            )
+        return True

@@ -1,0 +1,85 @@
+"""HTTP shapes of accounts, keys, the allow-list and request logs."""
+
+from rest_framework import serializers
+
+from accounts.models import SCOPES, Environment
+from aiprod.fields import (
+    StrictBooleanField,
+    StrictChoiceField,
+    StrictCharField,
+    StrictIntegerField,
+    StrictListField,
+    StrictSerializer,
+)
+from aiprod.timefmt import iso
+from quotas.plans import limits_for
+
+
+def api_key_data(key, now=None) -> dict:
+    return {
+        "id": key.id,
+        "object": "api_key",
+        "name": key.name,
+        "prefix": key.prefix,
+        "environment": key.environment,
+        "livemode": key.livemode,
+        "scopes": key.scopes,
+        "status": key.status(now),
+        "created_at": iso(key.created_at),
+        "expires_at": iso(key.expires_at),
+        "revoked_at": iso(key.revoked_at),
+        "last_used_at": iso(key.last_used_at),
+    }
+
+
+def current_key_data(key) -> dict:
+    limits = limits_for(key.account)
+    return {
+        **api_key_data(key),
+        "tier": key.account.tier,
+        "rate_limit_requests": limits.jobs_per_month,
+        "rate_limit_period": "month",
+        "requests_per_second": limits.requests_per_second,
+    }
+
+
+def request_log_data(row) -> dict:
+    return {
+        "request_id": row.request_id,
+        "timestamp": iso(row.created_at),
+        "method": row.method,
+        "path": row.path,
+        "status": row.status,
+        "duration_ms": row.duration_ms,
+        "ip": row.ip,
+        "api_key_prefix": row.api_key_prefix,
+        "error_code": row.error_code,
+        "message": row.message,
+    }
+
+
+class ApiKeyCreateInput(StrictSerializer):
+    name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+    environment = StrictChoiceField(choices=Environment.values, required=False)
+    scopes = StrictListField(child=StrictChoiceField(choices=SCOPES), required=False, allow_empty=False)
+    expires_in_days = StrictIntegerField(min_value=1, max_value=3650, required=False)
+
+
+class SecurityPatchInput(StrictSerializer):
+    ip_whitelist = serializers.DictField(required=False)
+    enabled = StrictBooleanField(required=False)
+    ips = StrictListField(child=StrictCharField(max_length=50), required=False, max_length=1000)
+    force = StrictBooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        nested = attrs.pop("ip_whitelist", None) or {}
+        # Accept both {"enabled": ...} and the GET shape {"ip_whitelist": {...}}.
+        for name in ("enabled", "ips"):
+            if name in nested and name not in attrs:
+                attrs[name] = self.fields[name].run_validation(nested[name])
+        return attrs
+
+
+class WhitelistEntryInput(StrictSerializer):
+    ip = StrictCharField(max_length=50)
+    force = StrictBooleanField(required=False, default=False)

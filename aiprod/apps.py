@@ -1,0 +1,24 @@
+from django.apps import AppConfig
+from django.core import checks
+
+
+class AiprodConfig(AppConfig):
+    name = "aiprod"
+    verbose_name = "AIPROD platform"
+
+    def ready(self):
+        checks.register(check_insecure_urls_in_production, checks.Tags.security, deploy=True)
+
+
+def check_insecure_urls_in_production(app_configs, **kwargs):
+    from django.conf import settings
+
+    if settings.AIPROD_ALLOW_INSECURE_URLS and not settings.DEBUG:
+        return [
+            checks.Warning(
+                "AIPROD_ALLOW_INSECURE_URLS is on with DEBUG off.",
+                hint="Insecure URLs let customers reach private addresses; use it only locally.",
+                id="aiprod.W001",
+            )
+        ]
+    return []

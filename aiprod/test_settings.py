@@ -1,0 +1,48 @@
+"""Settings for the test suite.
+
+PostgreSQL at DATABASE_URL (default postgres://postgres@127.0.0.1:5432/aiprod);
+when none answers, SQLite with a loud warning, unless AIPROD_REQUIRE_POSTGRES=1,
+which makes a missing PostgreSQL an error. Redis at REDIS_URL (default
+redis://127.0.0.1:6379/1) backs the rate-limit cache when it answers.
+"""
+
+import os
+import socket
+import sys
+from urllib.parse import urlparse
+
+
+def _answers(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+_db_url = os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/aiprod")
+if _db_url.startswith("postgres") and not _answers(_db_url, 5432):
+    if os.environ.get("AIPROD_REQUIRE_POSTGRES") == "1":
+        raise SystemExit(f"AIPROD_REQUIRE_POSTGRES=1 but no PostgreSQL answers at {_db_url}")
+    sys.stderr.write(
+        "\n" + "!" * 78 + f"\n!! WARNING: no PostgreSQL at {_db_url}; falling back to SQLite.\n"
+        "!! PostgreSQL-only tests are skipped. Set AIPROD_REQUIRE_POSTGRES=1 to fail instead.\n" + "!" * 78 + "\n\n"
+    )
+    os.environ["DATABASE_URL"] = "sqlite:///" + os.path.join(os.path.dirname(__file__), "..", "var", "test.sqlite3")
+
+_redis_url = os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
+if not _answers(_redis_url, 6379):
+    sys.stderr.write(f"WARNING: no Redis at {_redis_url}; rate limits use a per-process memory cache.\n")
+    os.environ["REDIS_URL"] = ""
+
+os.environ.setdefault("AIPROD_Q_SYNC", "1")
+os.environ.setdefault("AIPROD_ALLOW_INSECURE_URLS", "1")
+os.environ.setdefault("AIPROD_CACHE_PREFIX", f"aiprod-test-{os.getpid()}")
+
+from aiprod.settings import *  # noqa: E402,F401,F403
+
+MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOGGING["root"]["level"] = "ERROR"  # noqa: F405
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

@@ -1,0 +1,3 @@
+"""The one place the API version lives."""
+
+VERSION = "33.1.0"
