@@ -6,13 +6,20 @@ import csv
 import io
 
 from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
 from accounts import selectors
 from accounts.client_ip import client_ip
 from accounts.models import ApiKey
 from accounts.serializers import (
+    ApiKeyCreatedOut,
     ApiKeyCreateInput,
+    ApiKeyListOut,
+    ApiKeyOut,
+    CurrentKeyOut,
+    RequestLogListOut,
+    SecurityOut,
     SecurityPatchInput,
     WhitelistEntryInput,
     api_key_data,
@@ -23,10 +30,12 @@ from accounts.services import security
 from accounts.services.api_keys import create_api_key, revoke_api_key
 from aiprod.api import ApiView
 from aiprod.errors import ApplicationError, ValidationFailed, not_found
+from aiprod.openapi import api_doc
 from aiprod.pagination import list_body, parse_limit
 
 
 class CurrentApiKeyView(ApiView):
+    @api_doc(summary="The API key making this request", response=CurrentKeyOut)
     def get(self, request):
         return Response(current_key_data(request.auth))
 
@@ -34,10 +43,12 @@ class CurrentApiKeyView(ApiView):
 class ApiKeyListView(ApiView):
     required_scopes = "keys.manage"
 
+    @api_doc(summary="List API keys", response=ApiKeyListOut, operation_id="api_keys_list")
     def get(self, request):
         keys = [api_key_data(k) for k in selectors.api_keys_for(request.user)[:100]]
         return Response(list_body(keys, False, None))
 
+    @api_doc(summary="Create an API key (the key is shown once)", request=ApiKeyCreateInput, response=ApiKeyCreatedOut, status=201)
     def post(self, request):
         data = ApiKeyCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -71,9 +82,11 @@ class ApiKeyDetailView(ApiView):
             raise not_found("API key")
         return key
 
+    @api_doc(summary="Retrieve an API key", response=ApiKeyOut, errors=(404,))
     def get(self, request, key_id):
         return Response(api_key_data(self._key(request, key_id)))
 
+    @api_doc(summary="Revoke an API key", response=ApiKeyOut, errors=(404,))
     def delete(self, request, key_id):
         return Response(api_key_data(revoke_api_key(self._key(request, key_id))))
 
@@ -81,9 +94,11 @@ class ApiKeyDetailView(ApiView):
 class SecurityView(ApiView):
     required_scopes = "security.manage"
 
+    @api_doc(summary="The IP allow-list", response=SecurityOut)
     def get(self, request):
         return Response({"ip_whitelist": security.allowlist(request.user), "client_ip": client_ip(request)})
 
+    @api_doc(summary="Enable/disable or replace the IP allow-list (Pro+)", request=SecurityPatchInput, response=SecurityOut, errors=(422,))
     def patch(self, request):
         self._require_paid(request)
         data = SecurityPatchInput(data=request.data)
@@ -108,6 +123,7 @@ class SecurityView(ApiView):
 
 
 class WhitelistView(SecurityView):
+    @api_doc(summary="Add an address or CIDR to the allow-list (Pro+)", request=WhitelistEntryInput, response=SecurityOut, status=201)
     def post(self, request):
         self._require_paid(request)
         data = WhitelistEntryInput(data=request.data)
@@ -115,6 +131,12 @@ class WhitelistView(SecurityView):
         (cidr,) = security.normalise_cidrs([data.validated_data["ip"]], field="ip")
         return Response({"ip_whitelist": security.add_allowlist_entry(request.user, cidr)}, status=201)
 
+    @api_doc(
+        summary="Remove an address from the allow-list (Pro+)",
+        response=SecurityOut,
+        errors=(404, 422),
+        parameters=[OpenApiParameter("ip", str, required=True), OpenApiParameter("force", bool)],
+    )
     def delete(self, request):
         self._require_paid(request)
         raw = request.query_params.get("ip") or (request.data.get("ip") if isinstance(request.data, dict) else None)
@@ -129,6 +151,19 @@ class WhitelistView(SecurityView):
 class RequestLogView(ApiView):
     required_scopes = "account.read"
 
+    @api_doc(
+        summary="The account's API request log (30 days)",
+        response=RequestLogListOut,
+        parameters=[
+            OpenApiParameter("filter", str, enum=["error"]),
+            OpenApiParameter("level", str, enum=["error"]),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("sort", str, enum=["asc", "desc"]),
+            OpenApiParameter("format", str, enum=["json", "csv"]),
+            OpenApiParameter("request_id", str),
+            OpenApiParameter("cursor", str),
+        ],
+    )
     def get(self, request):
         params = request.query_params
         errors_only = params.get("filter") == "error" or params.get("level") == "error"

@@ -83,3 +83,69 @@ class SecurityPatchInput(StrictSerializer):
 class WhitelistEntryInput(StrictSerializer):
     ip = StrictCharField(max_length=50)
     force = StrictBooleanField(required=False, default=False)
+
+
+# --- Response shapes, for the OpenAPI document only -------------------------------
+
+
+class ApiKeyOut(serializers.Serializer):
+    id = serializers.CharField()
+    object = serializers.CharField()
+    name = serializers.CharField()
+    prefix = serializers.CharField()
+    environment = serializers.ChoiceField(Environment.values)
+    livemode = serializers.BooleanField()
+    scopes = serializers.ListField(child=serializers.ChoiceField(SCOPES))
+    status = serializers.ChoiceField(["active", "expired", "revoked"])
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    last_used_at = serializers.DateTimeField(allow_null=True)
+
+
+class ApiKeyCreatedOut(ApiKeyOut):
+    key = serializers.CharField(help_text="The secret key, shown only in this response")
+
+
+class CurrentKeyOut(ApiKeyOut):
+    tier = serializers.CharField()
+    rate_limit_requests = serializers.IntegerField()
+    rate_limit_period = serializers.CharField()
+    requests_per_second = serializers.IntegerField()
+
+
+class ApiKeyListOut(serializers.Serializer):
+    object = serializers.CharField()
+    data = ApiKeyOut(many=True)
+    has_more = serializers.BooleanField()
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class AllowlistOut(serializers.Serializer):
+    enabled = serializers.BooleanField()
+    ips = serializers.ListField(child=serializers.CharField())
+
+
+class SecurityOut(serializers.Serializer):
+    ip_whitelist = AllowlistOut()
+    client_ip = serializers.CharField(required=False)
+
+
+class RequestLogEntryOut(serializers.Serializer):
+    request_id = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+    method = serializers.CharField()
+    path = serializers.CharField()
+    status = serializers.IntegerField()
+    duration_ms = serializers.IntegerField()
+    ip = serializers.CharField(allow_null=True)
+    api_key_prefix = serializers.CharField()
+    error_code = serializers.CharField(allow_null=True)
+    message = serializers.CharField(allow_null=True)
+
+
+class RequestLogListOut(serializers.Serializer):
+    object = serializers.CharField()
+    data = RequestLogEntryOut(many=True)
+    has_more = serializers.BooleanField()
+    next_cursor = serializers.CharField(allow_null=True)

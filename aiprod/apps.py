@@ -7,6 +7,8 @@ class AiprodConfig(AppConfig):
     verbose_name = "AIPROD platform"
 
     def ready(self):
+        from aiprod import openapi  # noqa: F401  registers the API key security scheme
+
         checks.register(check_insecure_urls_in_production, checks.Tags.security, deploy=True)
 
 

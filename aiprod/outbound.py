@@ -7,8 +7,8 @@ in one place:
 * Unless insecure mode is on, only ``https://`` URLs are accepted, and a host
   is refused when ANY of its resolved addresses is not public (loopback,
   private, link-local / cloud metadata, CGNAT, multicast, unspecified,
-  reserved, benchmarking, documentation, and the IPv4 addresses embedded in
-  IPv4-mapped, IPv4-compatible, 6to4, Teredo and NAT64 IPv6 addresses).
+  reserved, benchmarking, documentation, 6to4 and Teredo, and the IPv4
+  address embedded in IPv4-mapped, IPv4-compatible and NAT64 IPv6 addresses).
 * DNS is resolved ONCE per hop; the addresses are checked and the TCP
   connection is made to exactly those checked addresses ("pinning"), while
   the hostname is still used for the Host header, TLS SNI and certificate
@@ -45,6 +45,7 @@ import errno
 import ipaddress
 import socket
 import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -248,7 +249,7 @@ _BLOCKED_V6 = tuple(
         "100::/64",  # discard-only
         "2001::/23",  # IETF protocol assignments, incl. Teredo 2001::/32
         "2001:db8::/32",  # documentation
-        "2002::/16",  # 6to4 (the embedded address is judged too)
+        "2002::/16",  # 6to4: deprecated (RFC 7526) and able to reach any IPv4 address
         "3fff::/20",  # documentation
         "5f00::/16",  # SRv6 SIDs
         "fc00::/7",  # unique local
@@ -300,6 +301,10 @@ def is_public_address(addr, allowed_networks=()) -> bool:
         if addr.ipv4_mapped is not None:
             # ::ffff:a.b.c.d reaches a.b.c.d: judge that address alone.
             return is_public_address(addr.ipv4_mapped, allowed_networks)
+        if addr in _NAT64_WKP:
+            # DNS64 answers 64:ff9b::a.b.c.d for IPv4-only hosts on IPv6-only
+            # networks; the gateway forwards to a.b.c.d: judge that alone.
+            return is_public_address(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF), allowed_networks)
         for inner in _embedded_ipv4(addr):
             if not is_public_address(inner, allowed_networks):
                 return False
@@ -542,10 +547,10 @@ class _PinnedConnectionMixin:
                     sock.settimeout(timeout)
                 sock.connect(sockaddr)
                 self.connected_address = sockaddr
+                sys.audit("http.client.connect", self, self.host, self.port)
                 return sock
             except socket.timeout as e:
                 sock.close()
-                last_error = e
                 raise urllib3.exceptions.ConnectTimeoutError(
                     self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
                 ) from e
@@ -563,7 +568,16 @@ class _PinnedHTTPSConnection(_PinnedConnectionMixin, urllib3.connection.HTTPSCon
     pass
 
 
+class _PinnedHTTPConnectionPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _PinnedHTTPConnection
+
+
+class _PinnedHTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _PinnedHTTPSConnection
+
+
 def _pool(target: _Target, timeout: Timeout, deadline: _Deadline | None):
+    """A one-connection pool for one request to the target's pinned addresses."""
     common = dict(
         host=target.host,
         port=target.port,
@@ -575,13 +589,8 @@ def _pool(target: _Target, timeout: Timeout, deadline: _Deadline | None):
         deadline=deadline,
     )
     if target.scheme == "https":
-        return urllib3.HTTPSConnectionPool(
-            ConnectionCls=_PinnedHTTPSConnection,
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=_ca_bundle(),
-            **common,
-        )
-    return urllib3.HTTPConnectionPool(ConnectionCls=_PinnedHTTPConnection, **common)
+        return _PinnedHTTPSConnectionPool(cert_reqs="CERT_REQUIRED", ca_certs=_ca_bundle(), **common)
+    return _PinnedHTTPConnectionPool(**common)
 
 
 def _headers(target: _Target, extra: Mapping[str, str] | None = None) -> dict:
@@ -630,6 +639,12 @@ def _open(method: str, target: _Target, *, timeout: Timeout, deadline: _Deadline
     except BaseException:
         pool.close()
         raise
+    if deadline is not None and deadline.fired:
+        # The watchdog cut the connection while headers were arriving; what
+        # http.client parsed up to the cut may look like a complete answer.
+        response.close()
+        pool.close()
+        raise ReadTimeoutError(pool, target.request_target, f"No complete response within {deadline.seconds}s")
     return _Response(pool, response)
 
 
@@ -684,7 +699,7 @@ def _next_hop(response: _Response, current: _Target, label: str, policy: _Policy
     location = response.raw.headers.get("Location")
     if not location:
         return None
-    return _target(urljoin(current.url, location.strip()), label, policy)
+    return _target(urljoin(current.url, _requote(location.strip())), label, policy)
 
 
 # --------------------------------------------------------------------------- preflight
@@ -701,7 +716,8 @@ def preflight(url: str, *, label: str = "Input URL", timeout: float = 10.0) -> P
     "{label} is unreachable: connection refused",
     "{label} is unreachable: SSL certificate error",
     "{label} is unreachable: too many redirects",
-    "{label} is unreachable: connection failed" (and the check_url messages).
+    "{label} is unreachable: host unreachable" / "connection reset" /
+    "invalid HTTP response" / "connection failed" (and the check_url messages).
     """
     policy = _policy()
     target = _target(url, label, policy)
@@ -792,7 +808,8 @@ def download(
     "Input exceeds the {limit} limit" (INPUT_TOO_LARGE; ``limit_label`` or
     ``max_bytes`` formatted as e.g. "500 MB"),
     "Invalid input: connection refused" / "SSL certificate error" /
-    "connection failed" / "connection closed before the body was complete",
+    "host unreachable" / "connection reset" / "connection failed" /
+    "connection closed before the body was complete" (permanent=False),
     and the check_url messages (INVALID_URL).
     """
     policy = _policy()
@@ -924,16 +941,21 @@ def post(
             }.get(kind, "Connection failed")
             raise OutboundError(message, code=CODE_DELIVERY_FAILED, permanent=False) from None
         try:
-            prefix = b""
-            if max_response_bytes > 0:
+            # read1 returns what has arrived, so a receiver that stalls or is
+            # cut off by the deadline still leaves the bytes it did send.
+            prefix = bytearray()
+            while len(prefix) < max_response_bytes:
                 try:
-                    prefix = response.raw.read(max_response_bytes, decode_content=False) or b""
+                    chunk = response.raw.read1(max_response_bytes - len(prefix), decode_content=False)
                 except _TRANSPORT_ERRORS:
-                    pass  # the status line and headers are the answer; the body is only logged
+                    break  # the status line and headers are the answer; the body is only logged
+                if not chunk:
+                    break
+                prefix += chunk
             return PostResult(
                 status_code=response.raw.status,
                 headers=response.raw.headers.copy(),
-                body_prefix=prefix[:max_response_bytes],
+                body_prefix=bytes(prefix[:max_response_bytes]),
                 duration_ms=int((time.monotonic() - started) * 1000),
             )
         finally:

@@ -8,9 +8,22 @@ NUL characters are refused before anything can store them.
 
 import json
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import QueryDict
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
+
+
+def _read_limited(stream) -> bytes:
+    """Reads the body, refusing more than DATA_UPLOAD_MAX_MEMORY_SIZE (413)."""
+    if stream is None:
+        return b""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    raw = stream.read(limit + 1)
+    if len(raw) > limit:
+        raise RequestDataTooBig("Request body exceeded DATA_UPLOAD_MAX_MEMORY_SIZE")
+    return raw
 
 
 def _decode_json(raw: bytes):
@@ -36,7 +49,7 @@ class StrictJSONParser(BaseParser):
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        raw = stream.read() if stream is not None else b""
+        raw = _read_limited(stream)
         if not raw.strip():
             return {}
         return _decode_json(raw)
@@ -46,7 +59,7 @@ class CurlFriendlyFormParser(BaseParser):
     media_type = "application/x-www-form-urlencoded"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        raw = stream.read() if stream is not None else b""
+        raw = _read_limited(stream)
         if raw.lstrip()[:1] in (b"{", b"["):
             return _decode_json(raw)
         if b"\x00" in raw or b"%00" in raw.lower():

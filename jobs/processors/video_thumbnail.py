@@ -1,0 +1,157 @@
+"""video.thumbnail: the frame shown at ``at_seconds``, as JPEG or PNG.
+
+Params: ``at_seconds`` (number >= 0, default 1.0; past the end means the
+last frame), ``format`` (jpeg | png, default jpeg), ``width`` (1..10000,
+optional; the height follows the aspect ratio).
+
+The frame is the one on screen at that time (the last frame starting at or
+before it). Display rotation (phone videos) and non-square pixels are
+applied, so the picture looks as it does in a player.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .base import (
+    CORRUPT_INPUT,
+    UNSUPPORTED_INPUT,
+    Choice,
+    Integer,
+    Number,
+    ProcessingError,
+    ProcessorContext,
+    ProcessorResult,
+    Progress,
+    check_video_stream,
+    decode_frames,
+    media_duration,
+    memory_guard,
+    open_media,
+    require_input_kind,
+    validate_schema,
+)
+
+TYPE = "video.thumbnail"
+CLASS = "short"
+INPUT_KINDS = {"video"}
+
+PARAMS = {
+    "at_seconds": Number(min_value=0, default=1.0),
+    "format": Choice(["jpeg", "png"], default="jpeg"),
+    "width": Integer(1, 10000),
+}
+
+JPEG_QUALITY = 90
+
+
+def validate_params(params: dict) -> dict:
+    return validate_schema(PARAMS, params)
+
+
+def process(ctx: ProcessorContext) -> ProcessorResult:
+    require_input_kind(ctx, TYPE, INPUT_KINDS)
+    params = {**validate_params({}), **ctx.params}
+    progress = Progress(ctx.report_progress)
+    progress(0, force=True)
+
+    image, at_seconds = _grab(ctx.input_path, params["at_seconds"], progress)
+    if params["width"]:
+        from PIL import Image
+
+        height = max(1, round(image.height * params["width"] / image.width))
+        image = image.resize((params["width"], height), Image.Resampling.LANCZOS)
+
+    fmt = params["format"]
+    path = os.path.join(ctx.output_dir, "thumbnail." + ("jpg" if fmt == "jpeg" else "png"))
+    if fmt == "jpeg":
+        image.save(path, "JPEG", quality=JPEG_QUALITY)
+    else:
+        image.save(path, "PNG")
+    progress.done()
+    return ProcessorResult(
+        output={
+            "width": image.width,
+            "height": image.height,
+            "format": fmt,
+            "at_seconds": at_seconds,
+            "requested_at_seconds": params["at_seconds"],
+            "size_bytes": os.path.getsize(path),
+        },
+        output_file=path,
+        output_content_type="image/jpeg" if fmt == "jpeg" else "image/png",
+    )
+
+
+def video_stream(container):
+    """The main video stream (cover art in audio files does not count)."""
+    for stream in container.streams.video:
+        if not stream.disposition & 0x400:  # AV_DISPOSITION_ATTACHED_PIC
+            return stream
+    raise ProcessingError(UNSUPPORTED_INPUT, "Unsupported input: the file has no video stream")
+
+
+def _grab(path: str, at_seconds: float, progress: Progress):
+    """Return (PIL image, actual frame time) for the frame on screen at ``at_seconds``."""
+    found = _grab_once(path, at_seconds, progress, seek=at_seconds > 0)
+    if found is None and at_seconds > 0:
+        # The seek failed or overshot (no index, odd timestamps): decode from the start.
+        found = _grab_once(path, at_seconds, progress, seek=False)
+    if found is None:
+        raise ProcessingError(CORRUPT_INPUT, "Invalid input: no video frame could be decoded")
+    return found
+
+
+def _grab_once(path: str, at_seconds: float, progress: Progress, seek: bool):
+    import av
+
+    container = open_media(path)
+    with container, memory_guard("this video"):
+        stream = video_stream(container)
+        check_video_stream(stream)
+        stream.thread_type = "AUTO"
+        duration = media_duration(container, stream)
+        target = min(at_seconds, duration) if duration else at_seconds
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        if seek:
+            try:
+                container.seek(int((start + target) / stream.time_base), stream=stream, backward=True)
+            except av.error.FFmpegError:
+                return None
+        found = _decode_until(container, stream, start, target, progress)
+        if found is None:
+            return None
+        frame, frame_time = found
+        return _display_image(frame, stream), round(frame_time, 3)
+
+
+def _decode_until(container, stream, start: float, target: float, progress: Progress):
+    """Decode forward; the last frame starting at or before ``target`` (or the first one after)."""
+    best = None
+    index = 0
+    for frame in decode_frames(container, [stream]):
+        index += 1
+        t = (frame.time - start) if frame.time is not None else index / float(stream.guessed_rate or 25)
+        if best is not None and t > target + 1e-6:
+            break
+        best = (frame, max(0.0, t))
+        if target > 0:
+            progress(90 * min(1.0, t / target))
+        if t >= target - 1e-6:
+            break
+    return best
+
+
+def _display_image(frame, stream):
+    """The frame as a PIL image, as a player shows it: rotated, square pixels."""
+    from PIL import Image
+
+    image = frame.to_image()
+    sar = stream.codec_context.sample_aspect_ratio
+    if sar and sar != 1 and 0.1 < float(sar) < 10:
+        image = image.resize((max(1, round(image.width * float(sar))), image.height), Image.Resampling.LANCZOS)
+    rotation = (getattr(frame, "rotation", 0) or 0) % 360
+    transpose = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
+    if rotation in transpose:
+        image = image.transpose(transpose[rotation])
+    return image

@@ -1,0 +1,79 @@
+"""GET /account/logs: one row per request, filters, CSV, test/live separation."""
+
+import csv
+import io
+
+from accounts.models import RequestLog
+
+
+def test_every_authenticated_request_is_logged_with_its_request_id(pro):
+    response = pro.api.get("/account/api-keys/current")
+    row = RequestLog.objects.get(request_id=response["X-Request-ID"])
+    assert row.account_id == pro.account.id
+    assert row.status == 200 and row.method == "GET" and row.path == "/account/api-keys/current"
+    assert row.api_key_prefix == pro.key[:12]
+    assert row.ip == "127.0.0.1"
+
+
+def test_errors_filter_shows_only_failures_with_their_code(personas):
+    user = personas("pro")
+    user.api.get("/account/api-keys/current")
+    user.api.post("/account/security/whitelist", {"ip": "bad"})
+    body = user.api.get("/account/logs?filter=error").json()
+    assert [e["status"] for e in body["data"]] == [400]
+    assert body["data"][0]["error_code"] == "VALIDATION_FAILED"
+    assert user.api.get("/account/logs?level=error").json()["data"] == body["data"]
+
+
+def test_entries_have_the_spec_fields_newest_first(pro):
+    for _ in range(3):
+        pro.api.get("/account/api-keys/current")
+    data = pro.api.get("/account/logs?limit=2").json()
+    assert data["has_more"] is True and len(data["data"]) == 2
+    entry = data["data"][0]
+    assert set(entry) == {
+        "request_id", "timestamp", "method", "path", "status", "duration_ms", "ip", "api_key_prefix", "error_code", "message",
+    }
+    assert data["data"][0]["timestamp"] >= data["data"][1]["timestamp"]
+    rest = pro.api.get(f"/account/logs?limit=2&cursor={data['next_cursor']}").json()
+    assert {e["request_id"] for e in rest["data"]}.isdisjoint({e["request_id"] for e in data["data"]})
+
+
+def test_sort_ascending(pro):
+    first = pro.api.get("/account/api-keys/current")["X-Request-ID"]
+    pro.api.get("/account/api-keys/current")
+    assert pro.api.get("/account/logs?sort=asc").json()["data"][0]["request_id"] == first
+
+
+def test_request_id_filter(pro):
+    rid = pro.api.get("/account/api-keys/current")["X-Request-ID"]
+    pro.api.get("/account/api-keys/current")
+    data = pro.api.get(f"/account/logs?request_id={rid}").json()["data"]
+    assert [e["request_id"] for e in data] == [rid]
+
+
+def test_csv_export(pro):
+    pro.api.get("/account/api-keys/current")
+    response = pro.api.get("/account/logs?format=csv")
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert rows[0]["path"] == "/account/api-keys/current"
+    assert rows[0]["status"] == "200"
+
+
+def test_test_mode_logs_are_invisible_to_live_keys(pro):
+    rid = pro.test_api.get("/account/api-keys/current")["X-Request-ID"]
+    live = pro.api.get(f"/account/logs?request_id={rid}").json()["data"]
+    test = pro.test_api.get(f"/account/logs?request_id={rid}").json()["data"]
+    assert live == [] and len(test) == 1
+
+
+def test_another_accounts_logs_are_not_visible(pro, free):
+    rid = free.api.get("/account/api-keys/current")["X-Request-ID"]
+    assert pro.api.get(f"/account/logs?request_id={rid}").json()["data"] == []
+
+
+def test_bad_parameters_are_validation_errors(pro):
+    body = pro.api.get("/account/logs?limit=5000&sort=up").json()
+    assert body["error"] == "Validation failed"
+    assert pro.api.get("/account/logs?format=xml").status_code == 400

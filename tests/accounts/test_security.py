@@ -1,0 +1,73 @@
+"""The allow-list endpoints and the lockout guard (SPEC §11)."""
+
+from accounts.models import Account
+
+ME = "198.51.100.20"
+
+
+def test_get_shows_the_guides_shape(pro):
+    response = pro.api.get("/account/security")
+    assert response.status_code == 200
+    assert response.json()["ip_whitelist"] == {"enabled": False, "ips": []}
+
+
+def test_the_guides_form_encoded_ip_is_added_as_a_32(pro):
+    response = pro.api.post(
+        "/account/security/whitelist", "ip=203.0.113.10", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["ip_whitelist"]["ips"] == ["203.0.113.10/32"]
+
+
+def test_json_ipv6_is_added_as_a_128(pro):
+    response = pro.api.post("/account/security/whitelist", {"ip": "2001:db8::5"})
+    assert response.json()["ip_whitelist"]["ips"] == ["2001:db8::5/128"]
+
+
+def test_an_invalid_address_is_a_validation_error(pro):
+    response = pro.api.post("/account/security/whitelist", {"ip": "999.1.1.1"})
+    assert response.status_code == 400
+    assert response.json()["details"]["ip"]
+
+
+def test_enabling_without_your_own_address_is_prevented(pro):
+    pro.api.post("/account/security/whitelist", {"ip": "203.0.113.10"})
+    response = pro.api.patch("/account/security", {"enabled": True}, REMOTE_ADDR=ME)
+    assert response.status_code == 422
+    assert response.json()["code"] == "LOCKOUT_PREVENTED"
+    assert ME in response.json()["message"]
+    assert not Account.objects.get(pk=pro.account.pk).ip_allowlist_enabled
+
+
+def test_force_overrides_the_lockout_guard(pro):
+    pro.api.post("/account/security/whitelist", {"ip": "203.0.113.10"})
+    response = pro.api.patch("/account/security", {"enabled": True, "force": True}, REMOTE_ADDR=ME)
+    assert response.status_code == 200
+    assert pro.api.get("/account/security", REMOTE_ADDR=ME).json()["code"] == "IP_NOT_ALLOWED"
+
+
+def test_enabling_with_your_address_listed_works(pro):
+    response = pro.api.patch(
+        "/account/security", {"ip_whitelist": {"enabled": True, "ips": [ME, "203.0.113.0/24"]}}, REMOTE_ADDR=ME
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["ip_whitelist"] == {"enabled": True, "ips": [f"{ME}/32", "203.0.113.0/24"]}
+
+
+def test_deleting_your_own_entry_while_enabled_is_prevented(pro):
+    pro.api.patch("/account/security", {"enabled": True, "ips": [ME]}, REMOTE_ADDR=ME)
+    response = pro.api.delete(f"/account/security/whitelist?ip={ME}", REMOTE_ADDR=ME)
+    assert response.status_code == 422
+    assert response.json()["code"] == "LOCKOUT_PREVENTED"
+
+
+def test_deleting_another_entry_works(pro):
+    pro.api.patch("/account/security", {"enabled": True, "ips": [ME, "203.0.113.1"]}, REMOTE_ADDR=ME)
+    response = pro.api.delete("/account/security/whitelist?ip=203.0.113.1", REMOTE_ADDR=ME)
+    assert response.status_code == 200
+    assert response.json()["ip_whitelist"]["ips"] == [f"{ME}/32"]
+
+
+def test_deleting_an_unknown_entry_is_404(pro):
+    response = pro.api.delete("/account/security/whitelist?ip=192.0.2.1")
+    assert response.status_code == 404

@@ -1,0 +1,423 @@
+"""Generate small, real test media on the fly (no binary fixtures needed).
+
+Every ``make_*`` function writes one file at ``path`` and returns ``path`` as
+a ``str``. Defaults are tiny (1 s, 320x240) so tests stay fast. Video and
+audio are encoded with PyAV, images with Pillow, DOCX with python-docx, PDF
+with hand-written bytes (so the text layer is exactly what we put in).
+
+    from tests.media_factory import make_mp4, make_wav
+    mp4 = make_mp4(tmp_path / "clip.mp4", seconds=2)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import struct
+import zlib
+from fractions import Fraction
+from pathlib import Path
+
+PathLike = str | os.PathLike
+
+# --------------------------------------------------------------------------
+# Images (Pillow)
+# --------------------------------------------------------------------------
+
+
+def _gradient(w: int, h: int, mode: str = "RGB"):
+    """A non-trivial picture: a colour gradient with a white square top-left."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (w, h))
+    px = Image.linear_gradient("L").resize((w, h))
+    img = Image.merge("RGB", (px, px.transpose(Image.Transpose.ROTATE_90).resize((w, h)), Image.new("L", (w, h), 96)))
+    ImageDraw.Draw(img).rectangle([0, 0, max(0, w // 4 - 1), max(0, h // 4 - 1)], fill=(255, 255, 255))
+    return img.convert(mode) if mode != "RGB" else img
+
+
+def make_png(path: PathLike, w: int = 64, h: int = 48, mode: str = "RGB") -> str:
+    _gradient(w, h, mode).save(path, "PNG")
+    return str(path)
+
+
+def make_jpeg(path: PathLike, w: int = 64, h: int = 48, quality: int = 90) -> str:
+    _gradient(w, h).save(path, "JPEG", quality=quality)
+    return str(path)
+
+
+def make_exif_rotated_jpeg(path: PathLike, w: int = 80, h: int = 40, orientation: int = 6) -> str:
+    """A ``w``x``h`` JPEG whose EXIF says to display it rotated (6 = 90° clockwise).
+
+    Displayed correctly it is ``h``x``w``. It also carries a camera Make and
+    a GPS-like comment, so tests can check that metadata is stripped.
+    """
+    from PIL import Image
+
+    img = _gradient(w, h)
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # Orientation
+    exif[0x010F] = "AcmeCam"  # Make
+    exif[0x010E] = "secret location 51.5N 0.1W"  # ImageDescription
+    img.save(path, "JPEG", quality=90, exif=exif.tobytes())
+    return str(path)
+
+
+def make_webp(path: PathLike, w: int = 64, h: int = 48) -> str:
+    _gradient(w, h).save(path, "WEBP", quality=80)
+    return str(path)
+
+
+def make_gif(path: PathLike, w: int = 64, h: int = 48, frames: int = 1) -> str:
+    """A GIF; with ``frames`` > 1 an animated one (100 ms per frame, looping)."""
+    from PIL import ImageDraw
+
+    images = []
+    for i in range(frames):
+        img = _gradient(w, h)
+        ImageDraw.Draw(img).rectangle([i * 3 % w, h // 2, i * 3 % w + 5, h // 2 + 5], fill=(255, 0, 0))
+        images.append(img.convert("P", palette=1, colors=64))
+    images[0].save(path, "GIF", save_all=frames > 1, append_images=images[1:], duration=100, loop=0)
+    return str(path)
+
+
+def make_animated_gif(path: PathLike, w: int = 64, h: int = 48, frames: int = 5) -> str:
+    return make_gif(path, w, h, frames=frames)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def make_png_bomb(path: PathLike, w: int = 50_000, h: int = 50_000) -> str:
+    """A tiny file whose PNG header claims ``w``x``h`` pixels (a decompression bomb).
+
+    Only the header and a few compressed rows are real: any decoder that
+    trusts the header would allocate w*h*3 bytes.
+    """
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8-bit RGB
+    rows = zlib.compress(b"\x00" + b"\x00" * (w * 3) * 1, 9) if w <= 100_000 else b""
+    data = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", rows) + _png_chunk(b"IEND", b"")
+    Path(path).write_bytes(data)
+    return str(path)
+
+
+# --------------------------------------------------------------------------
+# Audio and video (PyAV)
+# --------------------------------------------------------------------------
+
+AUDIO_FORMATS = {
+    # extension: (container format, codec, sample format)
+    "wav": ("wav", "pcm_s16le", "s16"),
+    "mp3": ("mp3", "libmp3lame", "s16p"),
+    "ogg": ("ogg", "libopus", "s16"),
+    "flac": ("flac", "flac", "s16"),
+    "aac": ("adts", "aac", "fltp"),
+    "m4a": ("ipod", "aac", "fltp"),
+}
+
+
+def _tone_frames(seconds: float, rate: int, layout: str, freq: float = 440.0, frame_size: int = 1024):
+    """Yield packed s16 av.AudioFrames of a sine tone (a fifth higher on the right channel)."""
+    import array
+
+    import av
+
+    channels = 2 if layout == "stereo" else 1
+    total = int(seconds * rate)
+    done = 0
+    while done < total:
+        n = min(frame_size, total - done)
+        samples = array.array("h")
+        for i in range(done, done + n):
+            t = i / rate
+            samples.append(int(9000 * math.sin(2 * math.pi * freq * t)))
+            if channels == 2:
+                samples.append(int(9000 * math.sin(2 * math.pi * freq * 1.5 * t)))
+        frame = av.AudioFrame(format="s16", layout=layout, samples=n)
+        frame.planes[0].update(samples.tobytes())
+        frame.sample_rate = rate
+        frame.pts = done
+        frame.time_base = Fraction(1, rate)
+        done += n
+        yield frame
+
+
+def make_audio(path: PathLike, seconds: float = 1.0, rate: int = 44100, layout: str = "mono", ext: str | None = None) -> str:
+    """Encode a sine tone into ``path``; the format follows the extension (or ``ext``)."""
+    import av
+
+    ext = (ext or str(path).rsplit(".", 1)[-1]).lower()
+    fmt, codec, sample_fmt = AUDIO_FORMATS[ext]
+    if codec == "libopus":
+        rate = 48000
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=rate, layout=layout)
+        stream.codec_context.format = sample_fmt  # type: ignore[attr-defined]
+        resampler = av.AudioResampler(format=sample_fmt, layout=layout, rate=rate,
+                                      frame_size=stream.codec_context.frame_size or 1024)
+        for frame in _tone_frames(seconds, rate, layout):
+            for f in resampler.resample(frame):
+                f.pts = None
+                out.mux(stream.encode(f))
+        for f in resampler.resample(None):
+            f.pts = None
+            out.mux(stream.encode(f))
+        out.mux(stream.encode(None))
+    return str(path)
+
+
+def make_wav(path: PathLike, seconds: float = 1.0, rate: int = 44100, layout: str = "mono") -> str:
+    return make_audio(path, seconds, rate, layout, "wav")
+
+
+def make_mp3(path: PathLike, seconds: float = 1.0, rate: int = 44100, layout: str = "mono") -> str:
+    return make_audio(path, seconds, rate, layout, "mp3")
+
+
+def make_ogg(path: PathLike, seconds: float = 1.0, layout: str = "mono") -> str:
+    """Ogg Opus (the bundled FFmpeg has libopus; no libvorbis)."""
+    return make_audio(path, seconds, 48000, layout, "ogg")
+
+
+def make_flac(path: PathLike, seconds: float = 1.0, rate: int = 44100, layout: str = "mono") -> str:
+    return make_audio(path, seconds, rate, layout, "flac")
+
+
+def make_aac(path: PathLike, seconds: float = 1.0, rate: int = 44100, layout: str = "mono") -> str:
+    """Raw ADTS AAC (what a .aac file is)."""
+    return make_audio(path, seconds, rate, layout, "aac")
+
+
+VIDEO_FORMATS = {
+    # extension: (container format, video codec, audio codec or None)
+    "mp4": ("mp4", "libx264", "aac"),
+    "mov": ("mov", "libx264", "aac"),
+    "mkv": ("matroska", "libx264", "libopus"),
+    "webm": ("webm", "libvpx", "libopus"),
+    "avi": ("avi", "mpeg4", "libmp3lame"),
+}
+
+
+def make_video(path: PathLike, seconds: float = 1.0, width: int = 320, height: int = 240, fps: int = 24,
+               audio: bool = True, ext: str | None = None, rotation: int | None = None) -> str:
+    """Encode a moving test pattern (and a tone, if ``audio``); format from the extension.
+
+    Frame ``i`` has a bright bar at x = 8*i, so tests can tell frames apart.
+    ``rotation`` writes a display-matrix rotation (degrees) as phones do.
+    """
+    import av
+
+    ext = (ext or str(path).rsplit(".", 1)[-1]).lower()
+    fmt, vcodec, acodec = VIDEO_FORMATS[ext]
+    nframes = max(1, round(seconds * fps))
+    with av.open(str(path), "w", format=fmt) as out:
+        vs = out.add_stream(vcodec, rate=fps)
+        vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+        if vcodec == "libx264":
+            vs.options = {"preset": "ultrafast"}
+        if vcodec == "libvpx":
+            vs.options = {"deadline": "realtime", "cpu-used": "8"}
+            vs.bit_rate = 500_000
+        if rotation is not None:
+            vs.set_display_rotation(rotation)
+        astream = resampler = None
+        if audio:
+            rate = 48000 if acodec == "libopus" else 44100
+            astream = out.add_stream(acodec, rate=rate, layout="stereo")
+            afmt = astream.codec_context.codec.audio_formats[0].name
+            astream.codec_context.format = afmt
+            resampler = av.AudioResampler(format=afmt, layout="stereo", rate=rate,
+                                          frame_size=astream.codec_context.frame_size or 1024)
+        base = _gradient(width, height)
+        for i in range(nframes):
+            img = base.copy()
+            x = (8 * i) % max(1, width - 8)
+            img.paste((255, 255, 255), (x, 0, x + 8, height))
+            frame = av.VideoFrame.from_image(img).reformat(format="yuv420p")
+            frame.pts = i
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+        if astream is not None:
+            rate = astream.codec_context.sample_rate
+            for frame in _tone_frames(nframes / fps, rate, "stereo"):
+                for f in resampler.resample(frame):
+                    f.pts = None
+                    out.mux(astream.encode(f))
+            for f in resampler.resample(None):
+                f.pts = None
+                out.mux(astream.encode(f))
+            out.mux(astream.encode(None))
+    return str(path)
+
+
+def make_mp4(path: PathLike, seconds: float = 1.0, width: int = 320, height: int = 240, fps: int = 24,
+             audio: bool = True, rotation: int | None = None) -> str:
+    """H.264 + AAC in MP4."""
+    return make_video(path, seconds, width, height, fps, audio, "mp4", rotation)
+
+
+def make_mov(path: PathLike, seconds: float = 1.0, width: int = 320, height: int = 240, fps: int = 24, audio: bool = True) -> str:
+    return make_video(path, seconds, width, height, fps, audio, "mov")
+
+
+def make_mkv(path: PathLike, seconds: float = 1.0, width: int = 320, height: int = 240, fps: int = 24, audio: bool = True) -> str:
+    """H.264 + Opus in Matroska."""
+    return make_video(path, seconds, width, height, fps, audio, "mkv")
+
+
+def make_webm(path: PathLike, seconds: float = 1.0, width: int = 320, height: int = 240, fps: int = 24, audio: bool = True) -> str:
+    """VP8 + Opus in WebM."""
+    return make_video(path, seconds, width, height, fps, audio, "webm")
+
+
+def make_avi(path: PathLike, seconds: float = 1.0, width: int = 320, height: int = 240, fps: int = 24, audio: bool = True) -> str:
+    """MPEG-4 part 2 + MP3 in AVI."""
+    return make_video(path, seconds, width, height, fps, audio, "avi")
+
+
+def make_huge_frame_video(path: PathLike, width: int = 16_000, height: int = 16_000) -> str:
+    """A Matroska file whose (raw) video stream claims ``width``x``height`` frames.
+
+    It holds a header and one short packet, so it is tiny; anything that
+    decodes before checking the frame size would try to allocate ``w*h`` bytes.
+    """
+    import av
+
+    with av.open(str(path), "w", format="matroska") as out:
+        vs = out.add_stream("rawvideo", rate=1)
+        vs.width, vs.height, vs.pix_fmt = width, height, "gray"
+        out.start_encoding()
+        packet = av.Packet(b"\x00" * 1024)
+        packet.stream, packet.pts, packet.dts, packet.time_base = vs, 0, 0, vs.time_base
+        out.mux(packet)
+    return str(path)
+
+
+# --------------------------------------------------------------------------
+# Documents
+# --------------------------------------------------------------------------
+
+
+def _pdf_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
+def make_pdf(path: PathLike, pages_text: list[str] | None = None) -> str:
+    """A PDF with one page per string, each drawn in Helvetica (a real text layer).
+
+    Use ``\\n`` inside a string for several lines. An empty string makes a
+    page with no text at all.
+    """
+    pages_text = ["Hello PDF"] if pages_text is None else pages_text
+    contents = []
+    for text in pages_text:
+        lines = text.split("\n") if text else []
+        ops = ["BT", "/F1 12 Tf", "14 TL", "72 720 Td"]
+        for line in lines:
+            ops.append(f"({_pdf_escape(line)}) Tj T*")
+        ops.append("ET")
+        contents.append("\n".join(ops).encode("latin-1"))
+    return _write_pdf(path, contents, font=True)
+
+
+def make_scanned_pdf(path: PathLike, pages: int = 2) -> str:
+    """A PDF whose pages only draw shapes (like a scan): no text layer."""
+    contents = [b"0.5 g 72 600 200 100 re f 0 G 72 500 m 300 520 l S" for _ in range(pages)]
+    return _write_pdf(path, contents, font=False)
+
+
+def _write_pdf(path: PathLike, contents: list[bytes], font: bool) -> str:
+    n = len(contents)
+    # Object numbers: 1 catalog, 2 pages, 3 font, then (page, content) pairs.
+    objs: dict[int, bytes] = {}
+    kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(n))
+    objs[1] = b"<< /Type /Catalog /Pages 2 0 R >>"
+    objs[2] = f"<< /Type /Pages /Kids [{kids}] /Count {n} >>".encode()
+    objs[3] = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+    for i, content in enumerate(contents):
+        page_no, content_no = 4 + 2 * i, 5 + 2 * i
+        resources = "/Resources << /Font << /F1 3 0 R >> >>" if font else "/Resources << >>"
+        objs[page_no] = (f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] {resources} "
+                         f"/Contents {content_no} 0 R >>").encode()
+        objs[content_no] = b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream"
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = {}
+    for num in sorted(objs):
+        offsets[num] = out.tell()
+        out.write(b"%d 0 obj\n" % num + objs[num] + b"\nendobj\n")
+    xref = out.tell()
+    size = max(objs) + 1
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % size)
+    for num in range(1, size):
+        out.write(b"%010d 00000 n \n" % offsets[num])
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, xref))
+    Path(path).write_bytes(out.getvalue())
+    return str(path)
+
+
+def make_docx(path: PathLike, paragraphs: list[str] | None = None,
+              table: list[list[str]] | None = None) -> str:
+    """A DOCX (python-docx) with a heading, ``paragraphs`` and, if given, a table after them."""
+    import docx
+
+    paragraphs = ["First paragraph.", "Second paragraph."] if paragraphs is None else paragraphs
+    document = docx.Document()
+    document.add_heading("Test Document", level=1)
+    for text in paragraphs:
+        document.add_paragraph(text)
+    if table:
+        t = document.add_table(rows=len(table), cols=max(len(r) for r in table))
+        for r, row in enumerate(table):
+            for c, value in enumerate(row):
+                t.cell(r, c).text = value
+    document.add_paragraph("The end.")
+    document.save(str(path))
+    return str(path)
+
+
+def make_txt(path: PathLike, text: str = "Hello, world.\n", encoding: str = "utf-8") -> str:
+    Path(path).write_bytes(text.encode(encoding))
+    return str(path)
+
+
+def make_json(path: PathLike, data=None) -> str:
+    data = {"name": "Zoë", "items": [1, 2, 3], "nested": {"ok": True}} if data is None else data
+    Path(path).write_text(json.dumps(data, separators=(",", ":"), ensure_ascii=False), encoding="utf-8")
+    return str(path)
+
+
+# --------------------------------------------------------------------------
+# Broken inputs
+# --------------------------------------------------------------------------
+
+
+def make_truncated(src: PathLike, dest: PathLike, keep: float = 0.5) -> str:
+    """Copy the first ``keep`` fraction of ``src`` to ``dest``."""
+    data = Path(src).read_bytes()
+    Path(dest).write_bytes(data[: max(1, int(len(data) * keep))])
+    return str(dest)
+
+
+def make_corrupt(src: PathLike, dest: PathLike, keep_header: int = 32, seed: int = 1) -> str:
+    """Copy ``src`` keeping its first ``keep_header`` bytes (so it still sniffs as
+    the same kind) and replacing the rest with pseudo-random garbage."""
+    import random
+
+    data = Path(src).read_bytes()
+    rnd = random.Random(seed)
+    garbage = bytes(rnd.getrandbits(8) for _ in range(max(0, len(data) - keep_header)))
+    Path(dest).write_bytes(data[:keep_header] + garbage)
+    return str(dest)
+
+
+def make_garbage(path: PathLike, size: int = 4096, seed: int = 2) -> str:
+    """Random bytes: no format at all."""
+    import random
+
+    rnd = random.Random(seed)
+    Path(path).write_bytes(bytes(rnd.getrandbits(8) for _ in range(size)))
+    return str(path)
