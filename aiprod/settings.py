@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "aiprod",
     "accounts",
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "aiprod.middleware.RequestContextMiddleware",
+    "aiprod.ops.middleware.MaintenanceMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -201,6 +203,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "33",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # /docs works offline: Swagger UI served from drf-spectacular-sidecar.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- django-q2 ---------------------------------------------------------------
@@ -226,7 +232,14 @@ Q_CLUSTER = {
 AIPROD_TRUSTED_PROXIES = env_networks("AIPROD_TRUSTED_PROXIES")
 AIPROD_SANDBOX_HOSTS = [h.lower() for h in env_list("AIPROD_SANDBOX_HOSTS")]
 AIPROD_ALLOW_INSECURE_URLS = env_bool("AIPROD_ALLOW_INSECURE_URLS", False)
+AIPROD_OUTBOUND_ALLOW_HTTP = env_bool("AIPROD_OUTBOUND_ALLOW_HTTP", AIPROD_ALLOW_INSECURE_URLS)
+# Networks that count as public even with insecure URLs off (e.g. a partner's VPC).
+AIPROD_OUTBOUND_ALLOWED_NETWORKS = env_list("AIPROD_OUTBOUND_ALLOWED_NETWORKS")
 AIPROD_REQUEST_LOG_RETENTION_DAYS = env_int("AIPROD_REQUEST_LOG_RETENTION_DAYS", 30)
+# Operations (SPEC §12): `manage.py backup` writes pg_dump files here;
+# Retry-After for maintenance without an announced end.
+AIPROD_BACKUP_DIR = Path(env_str("AIPROD_BACKUP_DIR", str(BASE_DIR / "var" / "backups")))
+AIPROD_MAINTENANCE_RETRY_AFTER = env_int("AIPROD_MAINTENANCE_RETRY_AFTER", 300)
 # Failed authentications allowed per client address per minute before 429.
 AIPROD_AUTH_FAILURE_LIMIT = env_str("AIPROD_AUTH_FAILURE_LIMIT", "30/m")
 

@@ -1,0 +1,1 @@
+"""Operations: diagnostics, status page, maintenance mode, backups, the Support group."""

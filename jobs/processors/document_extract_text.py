@@ -1,0 +1,254 @@
+"""document.extract_text: the text of a PDF, DOCX, TXT or JSON file, as UTF-8.
+
+- PDF (pypdf): text per page; pages are separated by a form feed (``\\f``)
+  in the text file, as ``pdftotext`` does. A PDF without a text layer (a
+  scan) still completes, with ``text_layer: false`` and a ``warning``.
+- DOCX (python-docx): paragraphs and tables in document order; table cells
+  are separated by tabs, rows by newlines.
+- TXT: the encoding is detected (BOM, UTF-8, then charset_normalizer).
+- JSON: pretty-printed with two-space indentation.
+
+Output: ``format``, ``char_count``, ``page_count`` (PDF; DOCX when the file
+records it; otherwise null), ``pages`` (PDF only: the first 100 pages, each
+with its number, char_count and up to 1000 characters), ``text_layer``,
+``encoding`` (TXT/JSON) and ``warning`` (null unless something needs
+attention).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zipfile
+
+from .base import (
+    CORRUPT_INPUT,
+    INPUT_TOO_LARGE,
+    UNSUPPORTED_INPUT,
+    ProcessingError,
+    ProcessorContext,
+    ProcessorResult,
+    Progress,
+    memory_guard,
+    require_input_kind,
+    validate_schema,
+)
+
+TYPE = "document.extract_text"
+CLASS = "short"
+INPUT_KINDS = {"document"}
+
+PARAMS: dict = {}
+
+MAX_PDF_PAGES = 5_000
+PAGES_LISTED = 100
+PAGE_PREVIEW_CHARS = 1_000
+# A DOCX is a zip: refuse zip bombs before python-docx inflates them.
+MAX_DOCX_UNCOMPRESSED = 500 * 1024 * 1024
+MAX_JSON_DEPTH_ERROR = "Invalid input: the JSON is nested too deeply"
+
+SCANNED_PDF_WARNING = "No text layer found: this looks like a scanned PDF"
+
+
+def validate_params(params: dict) -> dict:
+    return validate_schema(PARAMS, params)
+
+
+def process(ctx: ProcessorContext) -> ProcessorResult:
+    sniffed = require_input_kind(ctx, TYPE, INPUT_KINDS)
+    progress = Progress(ctx.report_progress)
+    progress(0, force=True)
+    extractors = {
+        "pdf": _extract_pdf,
+        "docx": _extract_docx,
+        "txt": _extract_txt,
+        "json": _extract_json,
+    }
+    with memory_guard("this document"):
+        text, facts = extractors[sniffed.extension](ctx.input_path, progress)
+    path = os.path.join(ctx.output_dir, "text.txt")
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+    progress.done()
+    output = {
+        "format": sniffed.extension,
+        "page_count": None,
+        "char_count": len(text),
+        "text_layer": True,
+        "warning": None,
+        **facts,
+    }
+    return ProcessorResult(output=output, output_file=path, output_content_type="text/plain; charset=utf-8")
+
+
+# ----------------------------------------------------------------- PDF
+
+
+def _extract_pdf(path: str, progress: Progress) -> tuple[str, dict]:
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted:
+            # Many PDFs are "encrypted" with an empty user password: they open fine.
+            try:
+                reader.decrypt("")
+                _ = reader.pages[0] if len(reader.pages) else None
+            except (FileNotDecryptedError, NotImplementedError, PdfReadError):
+                raise ProcessingError(
+                    UNSUPPORTED_INPUT, "Unsupported input: the PDF is password-protected"
+                ) from None
+        page_count = len(reader.pages)
+        if page_count > MAX_PDF_PAGES:
+            raise ProcessingError(
+                INPUT_TOO_LARGE, f"Input too large: the PDF has {page_count} pages; the limit is {MAX_PDF_PAGES}"
+            )
+        texts = []
+        for index, page in enumerate(reader.pages):
+            try:
+                texts.append(_tidy(page.extract_text() or ""))
+            except (PdfReadError, KeyError, ValueError, TypeError, AttributeError, IndexError):
+                texts.append("")  # one damaged page does not lose the others
+            progress(95 * (index + 1) / max(1, page_count))
+    except ProcessingError:
+        raise
+    except RecursionError:
+        raise ProcessingError(CORRUPT_INPUT, "Invalid input: the PDF structure is corrupt (too deeply nested)") from None
+    except Exception as exc:  # pypdf raises many types on malformed files
+        if isinstance(exc, MemoryError):
+            raise
+        raise ProcessingError(CORRUPT_INPUT, f"Invalid input: the PDF could not be read ({exc})") from None
+
+    has_text = any(t.strip() for t in texts)
+    facts = {
+        "page_count": page_count,
+        "pages": [
+            {"page": i + 1, "char_count": len(t), "text": t[:PAGE_PREVIEW_CHARS]}
+            for i, t in enumerate(texts[:PAGES_LISTED])
+        ],
+        "pages_truncated": page_count > PAGES_LISTED,
+        "text_layer": has_text,
+        "warning": None if has_text or page_count == 0 else SCANNED_PDF_WARNING,
+    }
+    return "\f".join(texts), facts
+
+
+def _tidy(text: str) -> str:
+    # pypdf leaves trailing spaces and NULs from odd encodings.
+    text = text.replace("\x00", "")
+    return "\n".join(line.rstrip() for line in text.splitlines()).strip("\n")
+
+
+# ----------------------------------------------------------------- DOCX
+
+
+def _extract_docx(path: str, progress: Progress) -> tuple[str, dict]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            total = sum(info.file_size for info in zf.infolist())
+            if total > MAX_DOCX_UNCOMPRESSED:
+                raise ProcessingError(
+                    INPUT_TOO_LARGE,
+                    f"Input too large: the DOCX unpacks to {total // (1024 * 1024)} MB; "
+                    f"the limit is {MAX_DOCX_UNCOMPRESSED // (1024 * 1024)} MB",
+                )
+            page_count = _docx_page_count(zf)
+    except zipfile.BadZipFile as exc:
+        raise ProcessingError(CORRUPT_INPUT, f"Invalid input: the DOCX could not be read ({exc})") from None
+
+    import docx
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    try:
+        document = docx.Document(path)
+        progress(30)
+        blocks = []
+        body = document.element.body
+        for child in body.iterchildren():
+            tag = child.tag.rsplit("}", 1)[-1]
+            if tag == "p":
+                blocks.append(Paragraph(child, document).text)
+            elif tag == "tbl":
+                blocks.append(_table_text(Table(child, document)))
+        progress(90)
+    except Exception as exc:  # python-docx/lxml raise many types on malformed files
+        if isinstance(exc, (MemoryError, ProcessingError)):
+            raise
+        raise ProcessingError(CORRUPT_INPUT, f"Invalid input: the DOCX could not be read ({exc})") from None
+    return "\n".join(blocks), {"page_count": page_count}
+
+
+def _table_text(table) -> str:
+    from docx.table import Table
+
+    rows = []
+    for row in table.rows:
+        cells, seen = [], set()
+        for cell in row.cells:
+            if id(cell._tc) in seen:  # a merged cell is repeated for each grid column
+                continue
+            seen.add(id(cell._tc))
+            parts = [p.text for p in cell.paragraphs]
+            parts += [_table_text(Table(t, cell)) for t in cell._tc.tbl_lst]  # nested tables
+            cells.append(" ".join(p for p in parts if p).replace("\t", " "))
+        rows.append("\t".join(cells))
+    return "\n".join(rows)
+
+
+def _docx_page_count(zf: zipfile.ZipFile) -> int | None:
+    """Word records the page count in docProps/app.xml when it saves; others may not."""
+    try:
+        with zf.open("docProps/app.xml") as f:
+            match = re.search(rb"<Pages>(\d+)</Pages>", f.read(1_000_000))
+    except KeyError:
+        return None
+    return int(match.group(1)) if match else None
+
+
+# ----------------------------------------------------------------- TXT / JSON
+
+
+def _read_text(path: str) -> tuple[str, str]:
+    """Decode a text file: BOM first, then UTF-8, then charset_normalizer's best guess."""
+    with open(path, "rb") as f:
+        data = f.read()
+    for bom, encoding in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), encoding.replace("-sig", "")
+            except UnicodeDecodeError:
+                break
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise ProcessingError(CORRUPT_INPUT, "Invalid input: the text encoding could not be detected")
+    return str(best), best.encoding
+
+
+def _extract_txt(path: str, progress: Progress) -> tuple[str, dict]:
+    text, encoding = _read_text(path)
+    return text, {"encoding": encoding}
+
+
+def _extract_json(path: str, progress: Progress) -> tuple[str, dict]:
+    text, encoding = _read_text(path)
+    progress(30)
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ProcessingError(CORRUPT_INPUT, MAX_JSON_DEPTH_ERROR) from None
+    except ValueError as exc:  # JSONDecodeError, or an integer too long to convert
+        raise ProcessingError(CORRUPT_INPUT, f"Invalid input: the file is not valid JSON ({exc})") from None
+    try:
+        pretty = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    except RecursionError:
+        raise ProcessingError(CORRUPT_INPUT, MAX_JSON_DEPTH_ERROR) from None
+    return pretty, {"encoding": encoding}
