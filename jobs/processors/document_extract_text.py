@@ -86,20 +86,19 @@ def process(ctx: ProcessorContext) -> ProcessorResult:
 
 
 def _extract_pdf(path: str, progress: Progress) -> tuple[str, dict]:
-    from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
+    from pypdf import PasswordType, PdfReader
+    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(path)
         if reader.is_encrypted:
             # Many PDFs are "encrypted" with an empty user password: they open fine.
             try:
-                reader.decrypt("")
-                _ = reader.pages[0] if len(reader.pages) else None
-            except (FileNotDecryptedError, NotImplementedError, PdfReadError):
-                raise ProcessingError(
-                    UNSUPPORTED_INPUT, "Unsupported input: the PDF is password-protected"
-                ) from None
+                opened = reader.decrypt("") != PasswordType.NOT_DECRYPTED
+            except (NotImplementedError, PdfReadError):  # unknown encryption scheme
+                opened = False
+            if not opened:
+                raise ProcessingError(UNSUPPORTED_INPUT, "Unsupported input: the PDF is password-protected")
         page_count = len(reader.pages)
         if page_count > MAX_PDF_PAGES:
             raise ProcessingError(
