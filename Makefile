@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test bench clean
+.PHONY: venv run test bench screenshots clean
 
 venv: $(STAMP)
 
@@ -17,10 +17,15 @@ run: venv
 	@bash scripts/run.sh
 
 test: venv
+	@bash scripts/ensure-browser.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv
 	@bash bench/run.sh
+
+screenshots: venv
+	@bash scripts/ensure-browser.sh
+	$(PY) scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) var media db.sqlite3

@@ -1,12 +1,28 @@
+from django import forms
 from django.contrib import admin, messages
 
+from accounts.client_ip import parse_network
 from accounts.models import Account, ApiKey, IpAllowlistEntry, RequestLog
 from accounts.services.accounts import suspend_account, unsuspend_account
 from accounts.services.api_keys import revoke_api_keys
 
 
+class IpAllowlistEntryForm(forms.ModelForm):
+    class Meta:
+        model = IpAllowlistEntry
+        fields = ["cidr"]
+
+    def clean_cidr(self):
+        # A malformed entry would break every request of the account.
+        try:
+            return str(parse_network(self.cleaned_data["cidr"]))
+        except ValueError:
+            raise forms.ValidationError("Not an IPv4/IPv6 address or CIDR") from None
+
+
 class IpAllowlistInline(admin.TabularInline):
     model = IpAllowlistEntry
+    form = IpAllowlistEntryForm
     extra = 1
     fields = ["cidr", "created_at"]
     readonly_fields = ["created_at"]
@@ -26,16 +42,23 @@ class AccountAdmin(admin.ModelAdmin):
     inlines = [IpAllowlistInline]
     actions = ["suspend", "unsuspend"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Linking an account to a login is a superuser's call.
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if request.user.is_superuser else fields + ["user"]
+
     @admin.action(description="Suspend selected accounts", permissions=["change"])
     def suspend(self, request, queryset):
         for account in queryset:
             suspend_account(account, reason="Suspended by support")
+            self.log_change(request, account, "Suspended via admin action")
         self.message_user(request, f"Suspended {queryset.count()} account(s)", messages.SUCCESS)
 
     @admin.action(description="Unsuspend selected accounts", permissions=["change"])
     def unsuspend(self, request, queryset):
         for account in queryset:
             unsuspend_account(account)
+            self.log_change(request, account, "Unsuspended via admin action")
         self.message_user(request, f"Unsuspended {queryset.count()} account(s)", messages.SUCCESS)
 
 
@@ -52,9 +75,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def get_readonly_fields(self, request, obj=None):
+        # Staff revoke keys (the action needs "change"); only superusers edit them.
+        return super().get_readonly_fields(request, obj) if request.user.is_superuser else self.fields
+
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke(self, request, queryset):
+        active = list(queryset.filter(revoked_at__isnull=True))
         count = revoke_api_keys(queryset)
+        for key in active:
+            self.log_change(request, key, "Revoked via admin action")
         self.message_user(request, f"Revoked {count} key(s)", messages.SUCCESS)
 
 

@@ -10,6 +10,12 @@ class AiprodConfig(AppConfig):
         from aiprod import openapi  # noqa: F401  registers the API key security scheme
 
         checks.register(check_insecure_urls_in_production, checks.Tags.security, deploy=True)
+        from django.db.models.signals import post_migrate
+
+        from aiprod.ops.support import setup_after_migrate
+
+        # The Support group's permissions name other apps' models: set up once they all exist.
+        post_migrate.connect(setup_after_migrate, sender=self, dispatch_uid="aiprod.support_group")
 
 
 def check_insecure_urls_in_production(app_configs, **kwargs):

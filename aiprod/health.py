@@ -1,10 +1,19 @@
-"""GET /health: public, cheap, honest (SPEC §12)."""
+"""GET /health: public, cheap, honest (SPEC §12).
+
+In maintenance mode it answers 200 with "status": "maintenance", whatever the
+database says: load balancers route on /health, and an instance they pulled
+could not serve the status page, the admin (to end maintenance), or the
+API's own 503 MAINTENANCE with Retry-After that tells clients when to return.
+"""
 
 from django.db import DatabaseError, connection
-from django.http import JsonResponse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from aiprod.ops.maintenance import current_state
 from aiprod.timefmt import iso
 from aiprod.version import VERSION
 
@@ -18,10 +27,26 @@ def database_answers() -> bool:
         return False
 
 
-@require_GET
-def health(request):
-    body = {"status": "healthy", "version": VERSION, "timestamp": iso(timezone.now())}
-    if not database_answers():
-        body["status"] = "unhealthy"
-        return JsonResponse(body, status=503, headers={"Retry-After": "5"})
-    return JsonResponse(body)
+class HealthView(APIView):
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    @extend_schema(
+        summary="Health check (no authentication)",
+        responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT},
+        examples=[OpenApiExample("healthy", {"status": "healthy", "version": VERSION, "timestamp": "2026-02-04T10:30:45.000Z"})],
+    )
+    def get(self, request):
+        body = {"status": "healthy", "version": VERSION, "timestamp": iso(timezone.now())}
+        state = current_state()
+        if state.enabled:
+            body["status"] = "maintenance"
+            body["maintenance"] = {"message": state.message, "until": iso(state.until)}
+            return Response(body)
+        if not database_answers():
+            body["status"] = "unhealthy"
+            return Response(body, status=503, headers={"Retry-After": "5"})
+        return Response(body)
+
+
+health = HealthView.as_view()

@@ -74,11 +74,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "django_ratelimit",  # its system checks vet the rate-limit cache
     "aiprod",
     "accounts",
     "quotas",
     "jobs",
     "webhooks",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -155,10 +157,15 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # One serving process only (scripts/run.sh); see quotas/cache.py.
+    CACHES = {"default": {"BACKEND": "quotas.cache.ProcessLocalCache"}}
 
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_VIEW = "aiprod.errors.ratelimited_view"
+# A count lost in the cache (evicted key) serves the request instead of a 429.
+RATELIMIT_FAIL_OPEN = True
+# After a cache error, skip the rate limiter for this long (seconds) per process.
+AIPROD_RATELIMIT_BREAKER_SECONDS = env_int("AIPROD_RATELIMIT_BREAKER_SECONDS", 5)
 SILENCED_SYSTEM_CHECKS: list[str] = []
 
 # --- Auth / i18n --------------------------------------------------------------
@@ -207,6 +214,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The docs and the schema are public (no API key needed to read them).
+    "SERVE_AUTHENTICATION": [],
 }
 
 # --- django-q2 ---------------------------------------------------------------
@@ -243,6 +252,40 @@ AIPROD_BACKUP_DIR = Path(env_str("AIPROD_BACKUP_DIR", str(BASE_DIR / "var" / "ba
 AIPROD_MAINTENANCE_RETRY_AFTER = env_int("AIPROD_MAINTENANCE_RETRY_AFTER", 300)
 # Failed authentications allowed per client address per minute before 429.
 AIPROD_AUTH_FAILURE_LIMIT = env_str("AIPROD_AUTH_FAILURE_LIMIT", "30/m")
+
+# --- Jobs (jobs/services) -------------------------------------------------------
+# A processing job without a heartbeat for this long is re-queued by the sweeper,
+# at most AIPROD_JOB_MAX_ATTEMPTS attempts, then failed WORKER_LOST.
+AIPROD_JOB_STALE_AFTER = env_int("AIPROD_JOB_STALE_AFTER", 120)
+AIPROD_JOB_MAX_ATTEMPTS = env_int("AIPROD_JOB_MAX_ATTEMPTS", 3)
+# A pending job this old whose task is no longer in the queue is enqueued again.
+AIPROD_JOB_PENDING_REQUEUE_AFTER = env_int("AIPROD_JOB_PENDING_REQUEUE_AFTER", 300)
+AIPROD_JOB_HEARTBEAT_SECONDS = float(env_str("AIPROD_JOB_HEARTBEAT_SECONDS", "1.0"))
+# Input downloads: seconds to the first byte (and the longest stall) before "Timeout after 30s".
+AIPROD_JOB_FETCH_TIMEOUT = float(env_str("AIPROD_JOB_FETCH_TIMEOUT", "30"))
+# RLIMIT_AS of the forked processing child: bombs fail as MemoryError, not the OOM killer.
+AIPROD_JOB_MEMORY_LIMIT_BYTES = env_int("AIPROD_JOB_MEMORY_LIMIT_BYTES", 4 * 1024**3)
+AIPROD_JOB_OUTPUT_URL_MAX_AGE = env_int("AIPROD_JOB_OUTPUT_URL_MAX_AGE", 3600)
+# Base of the signed output_url links ("" = derived from the request, or relative).
+AIPROD_JOB_PUBLIC_URL = env_str("AIPROD_JOB_PUBLIC_URL", "").rstrip("/")
+# /jobs/stream bodies above this need Pro or Enterprise (SPEC §6).
+AIPROD_JOB_STREAM_FREE_MAX_BYTES = env_int("AIPROD_JOB_STREAM_FREE_MAX_BYTES", 100 * 1024**2)
+# Scratch space for uploads in flight, downloads and processor output (same
+# file system as MEDIA_ROOT, so finished files are moved, not copied).
+AIPROD_JOB_WORK_DIR = env_str("AIPROD_JOB_WORK_DIR", "")
+
+# --- Webhooks (webhooks/services) -------------------------------------------------
+AIPROD_WEBHOOK_TIMEOUT = env_int("AIPROD_WEBHOOK_TIMEOUT", 10)  # seconds for the whole exchange
+# Seconds before each retry after a failed attempt (SPEC §10: immediately, 5 s,
+# 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); each step gets up to 10 % jitter.
+AIPROD_WEBHOOK_RETRY_SCHEDULE = [int(s) for s in env_list("AIPROD_WEBHOOK_RETRY_SCHEDULE", "0,5,300,1800,7200,18000,36000,36000")]
+AIPROD_WEBHOOK_RETRY_AFTER_MAX = env_int("AIPROD_WEBHOOK_RETRY_AFTER_MAX", 3600)  # cap on a receiver's Retry-After
+AIPROD_WEBHOOK_LEASE_SECONDS = env_int("AIPROD_WEBHOOK_LEASE_SECONDS", 60)  # a claim older than this is re-sent
+AIPROD_WEBHOOK_DISABLE_AFTER_DAYS = env_int("AIPROD_WEBHOOK_DISABLE_AFTER_DAYS", 5)
+AIPROD_WEBHOOK_MAX_ENDPOINTS = env_int("AIPROD_WEBHOOK_MAX_ENDPOINTS", 20)  # per account and environment
+# A django-q2 cluster name for delivery tasks (run `Q_CLUSTER_NAME=<it> manage.py
+# qcluster` too); empty = the main cluster.
+AIPROD_WEBHOOK_Q_CLUSTER = env_str("AIPROD_WEBHOOK_Q_CLUSTER", "")
 
 LOGGING = {
     "version": 1,

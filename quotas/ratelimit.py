@@ -1,13 +1,24 @@
 """Request-rate limiting per account with django-ratelimit (SPEC §7).
 
-One cache increment per request. The cache is Redis when REDIS_URL is set
-(shared by every process and server, atomic INCR); otherwise a per-process
-memory cache, correct only with one serving process.
+A fixed one-second window per account, counted in the cache: django-ratelimit
+does SET NX (the window's first request) and otherwise SET NX + an atomic
+INCR (django-redis runs EXISTS+INCRBY as one Lua script), so each request
+costs two Redis round trips and no database query (`limits_for` reads the
+Account already loaded by authentication).
+
+The cache is Redis when REDIS_URL is set, shared by every process and server.
+Without it, a per-process memory cache (quotas.cache.ProcessLocalCache),
+correct only while one process serves the API, which is how `make run`
+starts gunicorn then.
 
 When the cache is down the limiter fails OPEN: the request is served without
-a rate decision. Rate limits protect capacity; the billable limits (monthly
-quotas) are counted in PostgreSQL and stay exact, so a cache outage costs
-neither money nor availability.
+a rate decision and without X-RateLimit-* headers. Rate limits protect
+capacity; the billable limits (monthly quotas) are counted in PostgreSQL and
+stay exact, so a cache outage costs neither money nor availability. After a
+cache error this process skips the cache for AIPROD_RATELIMIT_BREAKER_SECONDS,
+so an unreachable Redis (every call waiting out its 0.5 s socket timeout)
+does not add that wait to every request. Other cache-backed limiters should
+call `cache_usage` to share the breaker.
 """
 
 from __future__ import annotations
@@ -16,12 +27,16 @@ import logging
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django_ratelimit.core import get_usage
 
 from aiprod.errors import ApplicationError, retry_after_seconds
 from quotas.plans import limits_for
 
 logger = logging.getLogger(__name__)
+
+# monotonic() time until which this process does not try the cache.
+_cache_skipped_until = 0.0
 
 
 @dataclass(frozen=True)
@@ -38,21 +53,31 @@ class RateState:
         }
 
 
-def _account_key(group, request) -> str:
-    return request.aiprod_account_id
+def cache_usage(request, **kwargs) -> dict | None:
+    """django_ratelimit.core.get_usage(request, **kwargs) behind this process's
+    breaker: None when the cache failed now or within the last
+    AIPROD_RATELIMIT_BREAKER_SECONDS (callers fail open), else get_usage's answer."""
+    global _cache_skipped_until
+    if time.monotonic() < _cache_skipped_until:
+        return None
+    try:
+        return get_usage(request, **kwargs)
+    except Exception:
+        _cache_skipped_until = time.monotonic() + settings.AIPROD_RATELIMIT_BREAKER_SECONDS
+        logger.warning("rate-limit cache unavailable; failing open", exc_info=True)
+        return None
 
 
 def consume_request(request, account) -> RateState | None:
     """Counts this request against the account's per-second rate.
 
-    Side effect: one atomic cache increment. Raises ApplicationError(429)
-    when over the limit; returns None when the cache is unavailable.
+    Side effect: one atomic cache increment. Raises ApplicationError(429,
+    RATE_LIMITED) with Retry-After when over the limit; returns None (no
+    decision) when the cache is unavailable.
     """
     limit = limits_for(account).requests_per_second
-    try:
-        usage = get_usage(request, group="api", key=_account_key, rate=f"{limit}/s", increment=True)
-    except Exception:
-        logger.warning("rate limiter unavailable; failing open", exc_info=True)
+    usage = cache_usage(request, group="api", key=lambda group, req: account.pk, rate=f"{limit}/s", increment=True)
+    if usage is None:  # cache down, RATELIMIT_ENABLE off, or the count was lost (RATELIMIT_FAIL_OPEN)
         return None
     time_left = max(0.0, usage["time_left"])
     state = RateState(limit=limit, remaining=max(0, limit - usage["count"]), reset=int(time.time() + time_left) + 1)
@@ -65,3 +90,9 @@ def consume_request(request, account) -> RateState | None:
             {"Retry-After": str(wait), **state.headers()},
         )
     return state
+
+
+def reset_breaker() -> None:
+    """Lets the next request try the cache again (tests, after an outage)."""
+    global _cache_skipped_until
+    _cache_skipped_until = 0.0

@@ -51,17 +51,19 @@ def make_jpeg(path: PathLike, w: int = 64, h: int = 48, quality: int = 90) -> st
 def make_exif_rotated_jpeg(path: PathLike, w: int = 80, h: int = 40, orientation: int = 6) -> str:
     """A ``w``x``h`` JPEG whose EXIF says to display it rotated (6 = 90° clockwise).
 
-    Displayed correctly it is ``h``x``w``. It also carries a camera Make and
-    a GPS-like comment, so tests can check that metadata is stripped.
+    Displayed correctly it is ``h``x``w``. It also carries a camera Make, a
+    location-like description and an sRGB ICC profile, so tests can check
+    that metadata is stripped.
     """
-    from PIL import Image
+    from PIL import Image, ImageCms
 
     img = _gradient(w, h)
     exif = Image.Exif()
     exif[0x0112] = orientation  # Orientation
     exif[0x010F] = "AcmeCam"  # Make
     exif[0x010E] = "secret location 51.5N 0.1W"  # ImageDescription
-    img.save(path, "JPEG", quality=90, exif=exif.tobytes())
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    img.save(path, "JPEG", quality=90, exif=exif.tobytes(), icc_profile=icc)
     return str(path)
 
 
@@ -94,12 +96,27 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 def make_png_bomb(path: PathLike, w: int = 50_000, h: int = 50_000) -> str:
     """A tiny file whose PNG header claims ``w``x``h`` pixels (a decompression bomb).
 
-    Only the header and a few compressed rows are real: any decoder that
-    trusts the header would allocate w*h*3 bytes.
+    Only the header and one compressed row are real: any decoder that trusts
+    the header would allocate w*h*3 bytes.
     """
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8-bit RGB
-    rows = zlib.compress(b"\x00" + b"\x00" * (w * 3) * 1, 9) if w <= 100_000 else b""
+    rows = zlib.compress(b"\x00" * (1 + w * 3), 9)  # filter byte + one black row
     data = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", rows) + _png_chunk(b"IEND", b"")
+    Path(path).write_bytes(data)
+    return str(path)
+
+
+def make_large_png(path: PathLike, w: int = 5000, h: int = 5000) -> str:
+    """A valid all-black RGB PNG of ``w``x``h``, written row by row (the test
+    process never holds the pixels), small on disk, big once decoded."""
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    compressor = zlib.compressobj(1)
+    row = b"\x00" * (1 + w * 3)
+    idat = bytearray()
+    for _ in range(h):
+        idat += compressor.compress(row)
+    idat += compressor.flush()
+    data = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", bytes(idat)) + _png_chunk(b"IEND", b"")
     Path(path).write_bytes(data)
     return str(path)
 
@@ -205,7 +222,8 @@ def make_video(path: PathLike, seconds: float = 1.0, width: int = 320, height: i
                audio: bool = True, ext: str | None = None, rotation: int | None = None) -> str:
     """Encode a moving test pattern (and a tone, if ``audio``); format from the extension.
 
-    Frame ``i`` has a bright bar at x = 8*i, so tests can tell frames apart.
+    Frame ``i`` has an 8-pixel white bar at x = 8*i (modulo width-8), so tests
+    can tell frames apart.
     ``rotation`` writes a display-matrix rotation (degrees) as phones do.
     """
     import av

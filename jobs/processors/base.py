@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -185,6 +186,11 @@ def validate_schema(schema: dict[str, Field], params: Any) -> dict:
 # --------------------------------------------------------------------------
 
 
+# Seconds between two reports: frequent enough for a heartbeat, rare enough
+# not to flood the worker's pipe.
+PROGRESS_INTERVAL = 0.5
+
+
 class Progress:
     """Forward progress to ``report`` at most every ``interval`` seconds.
 
@@ -192,9 +198,9 @@ class Progress:
     passed on never go backwards and stay within 0..100.
     """
 
-    def __init__(self, report: Callable[[float], None], interval: float = 0.5):
+    def __init__(self, report: Callable[[float], None], interval: float | None = None):
         self._report = report
-        self._interval = interval
+        self._interval = PROGRESS_INTERVAL if interval is None else interval
         self._last_at = -math.inf
         self._last_pct = 0.0
 
@@ -236,14 +242,25 @@ def require_input_kind(ctx: ProcessorContext, type_name: str, kinds: set[str]):
 
 
 @contextlib.contextmanager
-def memory_guard(what: str = "the input") -> Iterator[None]:
-    """Turn running out of memory (the worker's rlimit) into INPUT_TOO_LARGE."""
+def guard(what: str = "the input") -> Iterator[None]:
+    """Classify failures that escape a processor's own checks.
+
+    Running out of memory (the worker's rlimit; also ENOMEM inside FFmpeg)
+    becomes INPUT_TOO_LARGE. FFmpeg errors not already classified as a bad
+    input (those come from ``open_media``/``decode_frames``) happened while
+    encoding or writing: PROCESSING_FAILED.
+    """
     try:
         yield
-    except MemoryError:  # also av.error.MemoryError (ENOMEM inside FFmpeg)
-        raise ProcessingError(
-            INPUT_TOO_LARGE, f"Input too large: processing {what} needs more memory than allowed"
-        ) from None
+    except ProcessingError:
+        raise
+    except MemoryError:
+        raise _out_of_memory(what) from None
+    except Exception as exc:
+        av_error = sys.modules.get("av.error")
+        if av_error is not None and isinstance(exc, av_error.FFmpegError):
+            raise ProcessingError(PROCESSING_FAILED, f"Processing failed: {av_reason(exc)}") from None
+        raise
 
 
 # --------------------------------------------------------------------------
@@ -267,17 +284,17 @@ def open_media(path: str):
     import av
 
     try:
-        with memory_guard():
-            return av.open(
-                path,
-                mode="r",
-                options={"skip_frame": "all"},
-                metadata_errors="replace",
-            )
+        return av.open(path, mode="r", options={"skip_frame": "all"}, metadata_errors="replace")
+    except MemoryError:  # av.error.MemoryError too: ENOMEM inside FFmpeg
+        raise _out_of_memory("the input") from None
     except av.error.FFmpegError as exc:
         raise ProcessingError(
             CORRUPT_INPUT, f"Invalid input: the file could not be read as media ({av_reason(exc)})"
         ) from None
+
+
+def _out_of_memory(what: str) -> ProcessingError:
+    return ProcessingError(INPUT_TOO_LARGE, f"Input too large: processing {what} needs more memory than allowed")
 
 
 def check_video_stream(stream) -> tuple[int, int]:
@@ -296,41 +313,67 @@ def check_video_stream(stream) -> tuple[int, int]:
     return width, height
 
 
-# A damaged region is skipped (like the ffmpeg CLI does); this many damaged
+# A damaged region is skipped (as the ffmpeg CLI does); this many damaged
 # packets in a row means the file is garbage.
 MAX_CONSECUTIVE_DECODE_ERRORS = 50
 
 
 def decode_frames(container, streams: list) -> Iterator:
-    """Demux and decode ``streams`` in file order, skipping damaged packets.
+    """Demux and decode ``streams`` in file order; decoders are flushed at the end.
 
-    Raises CORRUPT_INPUT if the damage does not stop, INPUT_TOO_LARGE on
-    out-of-memory. Decoders are flushed at the end.
+    A packet that does not decode is skipped, but a run of them, or a read
+    error from the demuxer, is CORRUPT_INPUT. Out of memory is INPUT_TOO_LARGE.
     """
     import av
 
-    errors = 0
-    try:
-        with memory_guard():
-            for packet in container.demux(streams):
-                try:
-                    frames = packet.decode()
-                except av.error.InvalidDataError as exc:
-                    errors += 1
-                    if errors >= MAX_CONSECUTIVE_DECODE_ERRORS:
-                        raise ProcessingError(
-                            CORRUPT_INPUT, f"Invalid input: the media data is corrupt ({av_reason(exc)})"
-                        ) from None
-                    continue
-                if frames:
-                    errors = 0
-                yield from frames
-    except av.error.FFmpegError as exc:
-        if isinstance(exc, av.error.MemoryError):
-            raise
+    demuxer = container.demux(streams)
+    bad_packets = 0
+    while True:
+        try:
+            packet = next(demuxer)
+        except StopIteration:
+            return
+        except MemoryError:
+            raise _out_of_memory("the input") from None
+        except av.error.FFmpegError as exc:
+            raise ProcessingError(
+                CORRUPT_INPUT, f"Invalid input: the file is truncated or corrupt ({av_reason(exc)})"
+            ) from None
+        try:
+            frames = packet.decode()
+        except MemoryError:
+            raise _out_of_memory("the input") from None
+        except av.error.FFmpegError as exc:
+            bad_packets += 1
+            if bad_packets >= MAX_CONSECUTIVE_DECODE_ERRORS:
+                raise ProcessingError(
+                    CORRUPT_INPUT, f"Invalid input: the media data is corrupt ({av_reason(exc)})"
+                ) from None
+            continue
+        if frames:
+            bad_packets = 0
+        yield from frames
+
+
+# Containers whose duration FFmpeg estimates from the bit rate: a short read
+# there proves nothing.
+_ESTIMATED_DURATION_FORMATS = {"mp3", "aac"}
+
+
+def check_complete(container, decoded_seconds: float, duration: float | None) -> None:
+    """Refuse a silently truncated file: the header promised far more than could be decoded.
+
+    (The demuxers of WAV, Matroska, Ogg... hit a clean end of file when the
+    tail is missing, so nothing else would notice.)
+    """
+    if not duration or container.format.name in _ESTIMATED_DURATION_FORMATS:
+        return
+    if decoded_seconds < 0.9 * duration - 0.25:
         raise ProcessingError(
-            CORRUPT_INPUT, f"Invalid input: the media data is corrupt ({av_reason(exc)})"
-        ) from None
+            CORRUPT_INPUT,
+            f"Invalid input: the file looks truncated (only {decoded_seconds:.1f} s of "
+            f"{duration:.1f} s could be decoded)",
+        )
 
 
 def media_duration(container, stream=None) -> float | None:

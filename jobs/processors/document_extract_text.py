@@ -8,8 +8,8 @@
 - TXT: the encoding is detected (BOM, UTF-8, then charset_normalizer).
 - JSON: pretty-printed with two-space indentation.
 
-Output: ``format``, ``char_count``, ``page_count`` (PDF; DOCX when the file
-records it; otherwise null), ``pages`` (PDF only: the first 100 pages, each
+Output: ``format``, ``char_count``, ``page_count`` (PDF only; null for the
+others), ``pages`` (PDF only: the first 100 pages, each
 with its number, char_count and up to 1000 characters), ``text_layer``,
 ``encoding`` (TXT/JSON) and ``warning`` (null unless something needs
 attention).
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import zipfile
 
 from .base import (
@@ -30,7 +29,7 @@ from .base import (
     ProcessorContext,
     ProcessorResult,
     Progress,
-    memory_guard,
+    guard,
     require_input_kind,
     validate_schema,
 )
@@ -65,7 +64,7 @@ def process(ctx: ProcessorContext) -> ProcessorResult:
         "txt": _extract_txt,
         "json": _extract_json,
     }
-    with memory_guard("this document"):
+    with guard("this document"):
         text, facts = extractors[sniffed.extension](ctx.input_path, progress)
     path = os.path.join(ctx.output_dir, "text.txt")
     with open(path, "w", encoding="utf-8", newline="") as f:
@@ -121,6 +120,8 @@ def _extract_pdf(path: str, progress: Progress) -> tuple[str, dict]:
         raise ProcessingError(CORRUPT_INPUT, f"Invalid input: the PDF could not be read ({exc})") from None
 
     has_text = any(t.strip() for t in texts)
+    if not has_text:
+        texts = [""] * len(texts)
     facts = {
         "page_count": page_count,
         "pages": [
@@ -131,7 +132,7 @@ def _extract_pdf(path: str, progress: Progress) -> tuple[str, dict]:
         "text_layer": has_text,
         "warning": None if has_text or page_count == 0 else SCANNED_PDF_WARNING,
     }
-    return "\f".join(texts), facts
+    return ("\f".join(texts) if has_text else ""), facts
 
 
 def _tidy(text: str) -> str:
@@ -153,7 +154,6 @@ def _extract_docx(path: str, progress: Progress) -> tuple[str, dict]:
                     f"Input too large: the DOCX unpacks to {total // (1024 * 1024)} MB; "
                     f"the limit is {MAX_DOCX_UNCOMPRESSED // (1024 * 1024)} MB",
                 )
-            page_count = _docx_page_count(zf)
     except zipfile.BadZipFile as exc:
         raise ProcessingError(CORRUPT_INPUT, f"Invalid input: the DOCX could not be read ({exc})") from None
 
@@ -177,7 +177,9 @@ def _extract_docx(path: str, progress: Progress) -> tuple[str, dict]:
         if isinstance(exc, (MemoryError, ProcessingError)):
             raise
         raise ProcessingError(CORRUPT_INPUT, f"Invalid input: the DOCX could not be read ({exc})") from None
-    return "\n".join(blocks), {"page_count": page_count}
+    # No page count: a DOCX has pages only once laid out, and the count some
+    # writers store in docProps/app.xml is often stale (python-docx's template says 1).
+    return "\n".join(blocks), {}
 
 
 def _table_text(table) -> str:
@@ -197,16 +199,6 @@ def _table_text(table) -> str:
     return "\n".join(rows)
 
 
-def _docx_page_count(zf: zipfile.ZipFile) -> int | None:
-    """Word records the page count in docProps/app.xml when it saves; others may not."""
-    try:
-        with zf.open("docProps/app.xml") as f:
-            match = re.search(rb"<Pages>(\d+)</Pages>", f.read(1_000_000))
-    except KeyError:
-        return None
-    return int(match.group(1)) if match else None
-
-
 # ----------------------------------------------------------------- TXT / JSON
 
 
@@ -224,12 +216,31 @@ def _read_text(path: str) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    western = _as_windows_1252(data)
+    if western is not None:
+        return western, "cp1252"
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
     if best is None:
         raise ProcessingError(CORRUPT_INPUT, "Invalid input: the text encoding could not be detected")
     return str(best), best.encoding
+
+
+def _as_windows_1252(data: bytes) -> str | None:
+    """Most non-UTF-8 text is Windows-1252/Latin-1, and charset_normalizer's guess on
+    short samples often lands on a lookalike (cp1257 turns "crème" into "crčme").
+    Take cp1252 when it decodes cleanly into text that does not look garbled
+    (Cyrillic, Greek or Central European bytes read as cp1252 score high)."""
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    try:
+        from charset_normalizer.md import mess_ratio
+    except ImportError:  # internal helper; without it, fall back to the library's guess
+        return None
+    return text if mess_ratio(text[:100_000], 1.0) < 0.5 else None
 
 
 def _extract_txt(path: str, progress: Progress) -> tuple[str, dict]:

@@ -43,7 +43,7 @@ from .base import (
     ProcessorContext,
     ProcessorResult,
     Progress,
-    memory_guard,
+    guard,
     require_input_kind,
     validate_schema,
 )
@@ -74,23 +74,42 @@ def validate_params(params: dict) -> dict:
 
 
 def process(ctx: ProcessorContext) -> ProcessorResult:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     require_input_kind(ctx, TYPE, INPUT_KINDS)
     progress = Progress(ctx.report_progress)
     progress(0, force=True)
     params = {**validate_params({}), **ctx.params}
     try:
-        with warnings.catch_warnings(), memory_guard("this image"):
+        with warnings.catch_warnings(), guard("this image"):
             # Our own pixel limit applies; Pillow's warning would only be noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(ctx.input_path) as img:
-                return _transform(img, params, ctx.output_dir, progress)
+                frames, durations, loop, out_format = _render(img, params, progress)
     except Image.DecompressionBombError:
         raise _too_large() from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
-        # OSError covers "image file is truncated" and broken compressed data.
+    except (MemoryError, ProcessingError):
+        raise
+    except Exception as exc:
+        # Pillow raises OSError ("image file is truncated"), ValueError, SyntaxError,
+        # IndexError, EOFError... on malformed files.
         raise ProcessingError(CORRUPT_INPUT, f"Invalid input: the image could not be decoded ({exc})") from None
+
+    path = os.path.join(ctx.output_dir, f"output.{_EXTENSIONS[out_format]}")
+    with guard("this image"):
+        _save(frames, durations, loop, out_format, params["quality"], path)
+    progress.done()
+    return ProcessorResult(
+        output={
+            "width": frames[0].width,
+            "height": frames[0].height,
+            "format": out_format,
+            "size_bytes": os.path.getsize(path),
+            "frames": len(frames),
+        },
+        output_file=path,
+        output_content_type=_CONTENT_TYPES[out_format],
+    )
 
 
 def _too_large(width: int | None = None, height: int | None = None) -> ProcessingError:
@@ -101,7 +120,8 @@ def _too_large(width: int | None = None, height: int | None = None) -> Processin
     )
 
 
-def _transform(img, params: dict, output_dir: str, progress: Progress) -> ProcessorResult:
+def _render(img, params: dict, progress: Progress) -> tuple[list, list[int], int, str]:
+    """Check the limits, then decode and transform: (frames, frame durations in ms, loop count, format)."""
     src_format = (img.format or "").lower()
     width, height = img.size  # from the header: nothing decoded yet
     if width * height > MAX_IMAGE_PIXELS:
@@ -132,21 +152,7 @@ def _transform(img, params: dict, output_dir: str, progress: Progress) -> Proces
         frames.append(_render_frame(img, params, out_format, target))
         durations.append(int(img.info.get("duration") or 100))
         progress(90 * (index + 1) / n_frames)
-
-    path = os.path.join(output_dir, f"output.{_EXTENSIONS[out_format]}")
-    _save(frames, durations, img.info.get("loop", 0), out_format, params["quality"], path)
-    progress.done()
-    return ProcessorResult(
-        output={
-            "width": frames[0].width,
-            "height": frames[0].height,
-            "format": out_format,
-            "size_bytes": os.path.getsize(path),
-            "frames": len(frames),
-        },
-        output_file=path,
-        output_content_type=_CONTENT_TYPES[out_format],
-    )
+    return frames, durations, int(img.info.get("loop", 0) or 0), out_format
 
 
 def _orientation(img) -> int:

@@ -3,6 +3,14 @@
 Video and audio are read with PyAV (FFmpeg's demuxers). Images are read with
 Pillow, which parses only the header: FFmpeg would decode a frame to probe
 it, which is exactly what a decompression bomb wants.
+
+Output: ``format`` (mp4, webm, mkv, mov, avi, mp3, wav, ogg, flac, aac, m4a,
+jpeg, png, webp, gif), ``content_type``, ``format_name`` (FFmpeg's demuxer or
+the image codec), ``duration`` (seconds, null for still images), ``bit_rate``,
+``size_bytes``, ``frames`` (images only) and ``streams``: one entry per
+stream with ``index``, ``type``, ``codec``, ``width``, ``height``, ``fps``,
+``sample_rate``, ``channels``, ``bit_rate``, ``duration``, ``language``
+(null where not applicable or unknown).
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from .base import (
     ProcessorContext,
     ProcessorResult,
     media_duration,
-    memory_guard,
+    guard,
     open_media,
     require_input_kind,
     validate_schema,
@@ -89,7 +97,7 @@ def _stream_facts(stream) -> dict:
 def probe_media(path: str) -> dict:
     """Container facts for an audio/video file (used by other processors too)."""
     container = open_media(path)
-    with container, memory_guard():
+    with container, guard():
         streams = [_stream_facts(s) for s in container.streams]
         if not any(s["type"] in ("video", "audio") for s in streams):
             raise ProcessingError(CORRUPT_INPUT, "Invalid input: the file has no audio or video stream")
@@ -108,10 +116,10 @@ def probe_media(path: str) -> dict:
 def probe_image(path: str) -> dict:
     import warnings
 
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
-        with warnings.catch_warnings(), memory_guard():
+        with warnings.catch_warnings(), guard():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 width, height = img.size
@@ -119,7 +127,9 @@ def probe_image(path: str) -> dict:
                 codec = {"JPEG": "mjpeg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}.get(img.format, (img.format or "").lower())
     except Image.DecompressionBombError as exc:
         raise ProcessingError(INPUT_TOO_LARGE, f"Input too large: {exc}") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+    except (MemoryError, ProcessingError):
+        raise
+    except Exception as exc:  # Pillow raises many types on malformed headers and frames
         raise ProcessingError(CORRUPT_INPUT, f"Invalid input: the image could not be read ({exc})") from None
     duration = round(duration_ms / 1000, 3) if frames > 1 and duration_ms else None
     fps = round(frames / duration, 3) if duration else None

@@ -26,7 +26,7 @@ from .base import (
     check_video_stream,
     decode_frames,
     media_duration,
-    memory_guard,
+    guard,
     open_media,
     require_input_kind,
     validate_schema,
@@ -85,8 +85,10 @@ def process(ctx: ProcessorContext) -> ProcessorResult:
 
 def video_stream(container):
     """The main video stream (cover art in audio files does not count)."""
+    import av
+
     for stream in container.streams.video:
-        if not stream.disposition & 0x400:  # AV_DISPOSITION_ATTACHED_PIC
+        if not stream.disposition & av.stream.Disposition.attached_pic:
             return stream
     raise ProcessingError(UNSUPPORTED_INPUT, "Unsupported input: the file has no video stream")
 
@@ -106,7 +108,7 @@ def _grab_once(path: str, at_seconds: float, progress: Progress, seek: bool):
     import av
 
     container = open_media(path)
-    with container, memory_guard("this video"):
+    with container, guard("this video"):
         stream = video_stream(container)
         check_video_stream(stream)
         stream.thread_type = "AUTO"

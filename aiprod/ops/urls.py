@@ -1,0 +1,9 @@
+from django.urls import path
+
+from aiprod.ops import views
+
+urlpatterns = [
+    path("diagnostics", views.DiagnosticsView.as_view(), name="diagnostics"),
+    path("status", views.status_page, name="status"),
+    path("api/status.json", views.StatusSummaryView.as_view(), name="status-json"),
+]

@@ -1,0 +1,19 @@
+// Copy-to-clipboard for buttons with data-copy="#input-id". Works without it too: the input is selectable.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-copy]");
+  if (!button) return;
+  var field = document.querySelector(button.getAttribute("data-copy"));
+  if (!field) return;
+  var status = button.closest(".card") && button.closest(".card").querySelector(".copy-status");
+  function done(ok) {
+    button.textContent = ok ? "Copied" : "Copy";
+    if (status) status.textContent = ok ? "Copied to the clipboard." : "Select the key and copy it with Ctrl+C / ⌘C.";
+  }
+  field.focus();
+  field.select();
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(field.value).then(function () { done(true); }, function () { done(document.execCommand("copy")); });
+  } else {
+    done(document.execCommand("copy"));
+  }
+});

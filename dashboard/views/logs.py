@@ -1,0 +1,64 @@
+"""The request log: the rows GET /account/logs returns, with its error filter,
+request-id search and CSV export (the API's own CSV writer)."""
+
+from __future__ import annotations
+
+from django.shortcuts import render
+
+from accounts.api import _csv_response  # the API's CSV, formula-escaped cells included
+from accounts.selectors import request_logs_for
+from accounts.serializers import request_log_data
+from dashboard.customer import customer_view
+from dashboard.forms import LogFilterForm
+
+PAGE_SIZE = 50
+CSV_MAX_ROWS = 1000  # the API's `limit` ceiling for /account/logs
+
+
+def _filtered(request):
+    form = LogFilterForm(request.GET or None)
+    values = form.cleaned_data if form.is_valid() else {}
+    rows = request_logs_for(
+        request.customer.account,
+        livemode=request.customer.livemode,
+        errors_only=bool(values.get("errors")),
+        request_id=(values.get("request_id") or "").strip() or None,
+    )
+    return form, values, rows
+
+
+@customer_view
+def log_list(request):
+    form, values, rows = _filtered(request)
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        rows = rows.filter(id__lt=int(before))
+    page = list(rows.order_by("-id")[: PAGE_SIZE + 1])
+    has_more = len(page) > PAGE_SIZE
+    page = page[:PAGE_SIZE]
+    query = request.GET.copy()
+    query.pop("before", None)
+    older = None
+    if has_more:
+        query["before"] = str(page[-1].id)
+        older = query.urlencode()
+    query.pop("before", None)
+    return render(
+        request,
+        "dashboard/logs.html",
+        {
+            "section": "logs",
+            "form": form,
+            "rows": page,
+            "older_query": older,
+            "filter_query": query.urlencode(),
+            "filtered": bool(values.get("errors") or values.get("request_id")),
+        },
+    )
+
+
+@customer_view
+def log_csv(request):
+    _, _, rows = _filtered(request)
+    entries = [request_log_data(row) for row in rows.order_by("-id")[:CSV_MAX_ROWS]]
+    return _csv_response(entries)

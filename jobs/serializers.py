@@ -1,0 +1,220 @@
+"""The job object (SPEC §8) and the request bodies of the jobs API.
+
+`job_data(job)` is THE job representation: the API, webhook payloads and the
+dashboard all use it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from rest_framework import serializers
+
+from aiprod.fields import (
+    StrictCharField,
+    StrictChoiceField,
+    StrictDictField,
+    StrictIntegerField,
+    StrictListField,
+    StrictSerializer,
+)
+from aiprod.timefmt import iso
+from jobs.models import Job, JobStatus
+from jobs.services import types
+from jobs.services.output_links import signed_output_url
+
+MAX_METADATA_KEYS = 100
+MAX_METADATA_VALUE = 1000
+MAX_METADATA_KEY = 255
+MAX_BATCH_IDS = 100
+STATUS_CHOICES = [s.value for s in JobStatus]
+
+
+def job_data(job: Job, *, base_url: str | None = None) -> dict:
+    """The job object of SPEC §8 (plus `requested_type` and `progress`).
+
+    `output_url` is a signed link valid for an hour from now. Its base is
+    AIPROD_JOB_PUBLIC_URL, else `base_url` (the API passes the request's),
+    else the link is relative.
+    """
+    output_url = None
+    if job.status == JobStatus.COMPLETED and job.output_file:
+        base = settings.AIPROD_JOB_PUBLIC_URL or (base_url or "")
+        output_url = signed_output_url(job, base)
+    return {
+        "id": job.id,
+        "object": "job",
+        "livemode": job.livemode,
+        "name": job.name,
+        "type": job.type,
+        "requested_type": job.requested_type,
+        "status": job.status,
+        "progress": job.progress,
+        "input_url": job.input_url or None,
+        "input": {
+            "filename": job.input_filename or None,
+            "content_type": job.input_content_type or None,
+            "size_bytes": job.input_size_bytes,
+        },
+        "params": job.params,
+        "timeout": job.timeout,
+        "webhook_url": job.webhook_url,
+        "metadata": job.metadata,
+        "output": job.output,
+        "output_url": output_url,
+        "error": job.error,
+        "error_code": job.error_code,
+        "attempted_count": job.attempted_count,
+        "worker_instance": job.worker_instance,
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "completed_at": iso(job.completed_at),
+        "last_activity_at": iso(job.last_activity_at),
+        "duration_ms": job.duration_ms,
+    }
+
+
+# --------------------------------------------------------------------------- fields
+
+
+class NameField(StrictCharField):
+    def __init__(self, **kwargs):
+        message = "Must be between 1 and 255 characters"
+        kwargs.setdefault("max_length", 255)
+        kwargs.setdefault("error_messages", {"blank": message, "max_length": message})
+        super().__init__(**kwargs)
+
+
+class HttpsUrlField(StrictCharField):
+    """A syntactically valid https:// URL ("Must be a valid HTTPS URL"); http://
+    too when AIPROD_ALLOW_INSECURE_URLS is on (local development, tests).
+    Where it points is checked when something is sent there."""
+
+    message = "Must be a valid HTTPS URL"
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 2048)
+        kwargs.setdefault("error_messages", {"blank": self.message, "max_length": "Must be at most 2048 characters"})
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        schemes = ("https", "http") if settings.AIPROD_ALLOW_INSECURE_URLS else ("https",)
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            raise serializers.ValidationError(self.message) from None
+        if parts.scheme.lower() not in schemes or not parts.hostname or any(c.isspace() for c in value):
+            raise serializers.ValidationError(self.message)
+        return value
+
+
+class MetadataField(StrictDictField):
+    """At most 100 keys; values strings of at most 1000 characters."""
+
+    def to_internal_value(self, data):
+        data = super().to_internal_value(data)
+        if len(data) > MAX_METADATA_KEYS:
+            raise serializers.ValidationError(f"Must have at most {MAX_METADATA_KEYS} keys")
+        for key, value in data.items():
+            if not key or len(key) > MAX_METADATA_KEY:
+                raise serializers.ValidationError(f"Keys must be 1 to {MAX_METADATA_KEY} characters")
+            if not isinstance(value, str):
+                raise serializers.ValidationError(f"Values must be strings ('{key[:40]}' is not)")
+            if len(value) > MAX_METADATA_VALUE:
+                raise serializers.ValidationError(
+                    f"Values must be at most {MAX_METADATA_VALUE} characters ('{key[:40]}' is {len(value)})"
+                )
+        return data
+
+
+def _timeout_field(**kwargs):
+    return StrictIntegerField(min_value=60, max_value=7200, **kwargs)
+
+
+# --------------------------------------------------------------------------- request bodies
+
+
+class JobCreateInput(StrictSerializer):
+    name = NameField()
+    input_url = StrictCharField(max_length=4096, error_messages={"blank": "This field is required"})
+    type = StrictChoiceField(choices=types.type_choices(), unknown_message="Unknown choice", required=False)
+    timeout = _timeout_field(required=False)
+    webhook_url = HttpsUrlField(required=False, allow_null=True)
+    metadata = MetadataField(required=False)
+    params = StrictDictField(required=False)
+
+
+class JobStreamQuery(StrictSerializer):
+    """POST /jobs/stream's query string (all values arrive as strings)."""
+
+    filename = StrictCharField(max_length=255)
+    name = NameField(required=False)
+    type = StrictChoiceField(choices=types.type_choices(), unknown_message="Unknown choice", required=False)
+    timeout = StrictCharField(required=False)
+    webhook_url = HttpsUrlField(required=False)
+
+    def validate_timeout(self, value: str) -> int:
+        if not value.strip().lstrip("-").isdigit():
+            raise serializers.ValidationError("Must be an integer between 60 and 7200")
+        number = int(value)
+        if not 60 <= number <= 7200:
+            raise serializers.ValidationError("Must be between 60 and 7200")
+        return number
+
+
+class JobUpdateInput(StrictSerializer):
+    name = NameField(required=False)
+    metadata = MetadataField(required=False)
+    webhook_url = HttpsUrlField(required=False, allow_null=True)
+    status = StrictChoiceField(choices=STATUS_CHOICES, required=False)
+
+
+class JobTimeoutInput(StrictSerializer):
+    reason = StrictCharField(required=False, allow_blank=True, max_length=500)
+
+
+class JobBatchInput(StrictSerializer):
+    ids = StrictListField(
+        child=StrictCharField(max_length=64),
+        min_length=1,
+        max_length=MAX_BATCH_IDS,
+        error_messages={
+            "min_length": f"Must contain between 1 and {MAX_BATCH_IDS} ids",
+            "max_length": f"Must contain between 1 and {MAX_BATCH_IDS} ids",
+            "empty": f"Must contain between 1 and {MAX_BATCH_IDS} ids",
+        },
+    )
+
+
+def timeline_entry_request(log) -> dict:
+    return {
+        "timestamp": iso(log.created_at),
+        "kind": "request",
+        "request_id": log.request_id,
+        "method": log.method,
+        "path": log.path,
+        "status": log.status,
+        "error_code": log.error_code,
+        "api_key_prefix": log.api_key_prefix or None,
+    }
+
+
+def timeline_entry_transition(t) -> dict:
+    return {
+        "timestamp": iso(t.at),
+        "kind": "state_change",
+        "from_status": t.from_status,
+        "to_status": t.to_status,
+        "worker": t.worker or None,
+        "attempt": t.attempt,
+        "actor": t.actor or None,
+        "reason": t.reason or None,
+        "error_code": t.error_code,
+    }
+
+
+def timeline_entry_delivery(d: dict) -> dict:
+    return {**d, "kind": "webhook"}

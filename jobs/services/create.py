@@ -1,0 +1,165 @@
+"""Creating a job: POST /jobs (URL input) and POST /jobs/stream (upload).
+
+Rules of SPEC §8 that need more than field validation live here: the input
+URL's preflight, `auto` type resolution, params validation by the type's
+processor, the default timeout, the monthly name uniqueness (a database
+constraint), the job quota, Idempotency-Key, and queueing after commit.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from aiprod import outbound
+from aiprod.errors import ApplicationError, ValidationFailed
+from aiprod.ids import new_job_id
+from jobs.models import Job, JobStatus, month_start
+from jobs.services import idempotency, transitions, types
+from jobs.sniff import kind_for_content_type, kind_for_filename, normalize_content_type
+from quotas.services import reserve_job
+
+NAME_CONSTRAINT = "job_name_unique_per_month"
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    """An uploaded input already in storage, its kind confirmed by sniffing."""
+
+    job_id: str
+    storage_name: str
+    filename: str
+    content_type: str
+    kind: str
+    size_bytes: int
+
+
+def duplicate_job() -> ApplicationError:
+    return ApplicationError(422, "DUPLICATE_JOB", "Job with this name already exists in this month")
+
+
+def _constraint(exc: IntegrityError) -> str | None:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def _filename_from_url(url: str) -> str:
+    path = urlsplit(url).path
+    return unquote(os.path.basename(path))[:255]
+
+
+def _preflight(input_url: str) -> outbound.PreflightResult:
+    try:
+        return outbound.preflight(input_url, label="Input URL")
+    except outbound.OutboundError as exc:
+        raise ApplicationError(422, "INVALID_URL", exc.message) from None
+
+
+def _clean_params(type_name: str, params: dict | None) -> dict:
+    params = params or {}
+    if type_name == types.AUTO:
+        return params  # validated by the worker once the input's kind decides the type
+    try:
+        return types.validate_params(type_name, params)
+    except types.ParamsInvalid as exc:
+        raise ValidationFailed({"params": exc.details}) from None
+
+
+def name_taken(account, *, livemode: bool, name: str) -> bool:
+    """A cheap early answer (uploads check it before reading the body); the
+    database constraint stays the race-safe authority."""
+    return Job.objects.filter(
+        account=account, livemode=livemode, created_month=month_start(timezone.now()), name=name
+    ).exists()
+
+
+def create_job(
+    account,
+    *,
+    livemode: bool,
+    name: str,
+    input_url: str | None = None,
+    upload: StoredUpload | None = None,
+    type: str = types.AUTO,  # noqa: A002 - the API's field name
+    params: dict | None = None,
+    timeout: int | None = None,
+    webhook_url: str | None = None,
+    metadata: dict | None = None,
+    idempotency_request: idempotency.IdempotencyRequest | None = None,
+    actor: str = "api",
+) -> Job:
+    """Creates a pending job and queues it after commit.
+
+    Exactly one of `input_url` (preflighted: 422 INVALID_URL) and `upload`.
+    Raises 400 for params the type refuses (details under "params"), 422
+    DUPLICATE_JOB, 422 QUOTA_EXCEEDED, and idempotency.ReplayInstead when a
+    twin request with the same Idempotency-Key committed first.
+
+    Side effects: one Job row, a JobTransition, one job in this month's quota
+    (live mode), the Idempotency-Key row with the response; the run_job task
+    queued on commit.
+    """
+    requested_type = type or types.AUTO
+    if upload is not None:
+        job_id = upload.job_id
+        filename, content_type, size, kind = upload.filename, upload.content_type, upload.size_bytes, upload.kind
+        input_url = ""
+    else:
+        job_id = new_job_id()
+        checked = _preflight(input_url)
+        filename = _filename_from_url(checked.final_url) or _filename_from_url(input_url)
+        content_type = normalize_content_type(checked.content_type) or ""
+        size = checked.content_length
+        # A guess (the worker sniffs the bytes): the URL's extension, else the Content-Type.
+        kind = kind_for_filename(filename) or kind_for_content_type(content_type) or ""
+    resolved_type = requested_type
+    if requested_type == types.AUTO:
+        resolved_type = types.auto_type_for(kind) or types.AUTO
+    clean_params = _clean_params(resolved_type, params)
+    if requested_type == types.AUTO:
+        # Checked against the guessed type, stored as sent: the worker validates
+        # them again for the type the sniffed bytes decide.
+        clean_params = params or {}
+    now = timezone.now()
+    job = Job(
+        id=job_id,
+        account=account,
+        livemode=livemode,
+        name=name,
+        requested_type=requested_type,
+        type=resolved_type,
+        status=JobStatus.PENDING,
+        input_url=input_url or "",
+        input_filename=filename or "",
+        input_content_type=content_type or "",
+        input_size_bytes=size,
+        input_kind=kind or "",
+        input_file=upload.storage_name if upload else "",
+        params=clean_params,
+        timeout=timeout or types.default_timeout(requested_type),
+        webhook_url=webhook_url or None,
+        metadata=metadata or {},
+        created_at=now,
+        created_month=month_start(now),
+        last_activity_at=now,
+    )
+    try:
+        with transaction.atomic():
+            key_row = idempotency.claim(account, livemode, idempotency_request)
+            reserve_job(account, livemode=livemode)
+            job.save(force_insert=True)
+            transitions.record_created(job, actor=actor)
+            if key_row is not None:
+                from jobs.serializers import job_data
+
+                idempotency.remember(key_row, status=201, body=job_data(job), job=job)
+            transitions.enqueue(job.pk)
+    except IntegrityError as exc:
+        if _constraint(exc) == NAME_CONSTRAINT:
+            raise duplicate_job() from None
+        raise
+    return job

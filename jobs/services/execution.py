@@ -1,0 +1,211 @@
+"""One attempt at a job, as the django-q2 task `jobs.tasks.run_job` runs it.
+
+claim (pending → processing) → get the input (download for URL jobs, counted
+against the data quota, heartbeating) → sniff it, resolve `auto`, validate
+params → run the processor in a forked child (jobs.runner) while this
+process heartbeats, watches for cancel/timeout and enforces the deadline →
+completed (output file moved into storage) or failed.
+
+Every write after the claim is conditional on this attempt still owning the
+job, so a cancel, a timeout, a retry, a sweeper re-queue or a delete made
+meanwhile wins, and this attempt just stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from django.conf import settings
+
+from aiprod import outbound
+from jobs import runner, sniff
+from jobs.models import Job
+from jobs.processors.base import INVALID_PARAMS, ProcessingError
+from jobs.services import storage, transitions, types
+from jobs.services.upload import format_size
+from quotas.services import DataMeter, QuotaExceeded
+
+logger = logging.getLogger(__name__)
+
+# Heavy libraries imported once in the worker, so each forked child inherits
+# them instead of importing them again (a probe takes milliseconds, an
+# `import av` a good part of a second).
+PRELOAD_MODULES = ("av", "PIL.Image", "pypdf", "docx")
+_preloaded = False
+
+
+class _Stop(Exception):
+    """This attempt no longer owns the job: stop quietly."""
+
+
+def _preload() -> None:
+    global _preloaded
+    if _preloaded:
+        return
+    _preloaded = True
+    import importlib
+
+    for name in PRELOAD_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # pragma: no cover - optional at runtime
+            logger.warning("could not preload %s", name)
+
+
+def timeout_message(job: Job) -> str:
+    return f"Timeout: Job exceeded {job.timeout}s limit"
+
+
+def run_job(job_id: str) -> str:
+    """Claims and runs one attempt of the job. Returns what happened:
+    "skipped" (not pending: a duplicate task), "completed", "failed",
+    "stopped" (cancelled/timed out/retried/deleted meanwhile)."""
+    job = transitions.claim_job(job_id)
+    if job is None:
+        return "skipped"
+    work_dir = storage.make_work_dir(job.pk)
+    try:
+        return _attempt(job, work_dir)
+    except _Stop:
+        return "stopped"
+    except ProcessingError as exc:
+        return "failed" if transitions.fail_job(job, code=exc.code, message=exc.message) else "stopped"
+    except Exception:
+        logger.exception("job %s attempt %s crashed", job.pk, job.attempted_count)
+        message = "Processing failed: internal error. Retry the job; contact support with its id if it persists"
+        return "failed" if transitions.fail_job(job, code="PROCESSING_FAILED", message=message) else "stopped"
+    finally:
+        storage.remove_work_dir(work_dir)
+
+
+def _attempt(job: Job, work_dir: str) -> str:
+    deadline = time.monotonic() + job.timeout
+    if job.input_file:
+        with storage.local_copy(job.input_file, work_dir) as input_path:
+            return _process(job, input_path, work_dir, deadline)
+    input_path = _download(job, work_dir, deadline)
+    return _process(job, input_path, work_dir, deadline)
+
+
+def _download(job: Job, work_dir: str, deadline: float) -> str:
+    """Fetches the input URL into the work dir, heartbeating about once a
+    second, counting bytes against the data quota, honouring the deadline."""
+    path = os.path.join(work_dir, "input")
+    limit = sniff.KIND_LIMITS.get(job.input_kind) or max(sniff.KIND_LIMITS.values())
+    meter = DataMeter(job.account, livemode=job.livemode)
+    interval = settings.AIPROD_JOB_HEARTBEAT_SECONDS
+    next_beat = time.monotonic() + interval
+
+    def on_progress(total: int) -> None:
+        nonlocal next_beat
+        meter(total)
+        now = time.monotonic()
+        if now >= deadline:
+            raise ProcessingError(transitions.TIMEOUT, timeout_message(job))
+        if now >= next_beat:
+            next_beat = now + interval
+            if not transitions.heartbeat(job.pk, job.attempted_count):
+                raise _Stop()
+
+    try:
+        with open(path, "wb") as f:
+            result = outbound.download(job.input_url, f, max_bytes=limit, on_progress=on_progress,
+                                      first_byte_timeout=settings.AIPROD_JOB_FETCH_TIMEOUT)
+        meter.finish(result.size_bytes)
+    except QuotaExceeded as exc:
+        raise ProcessingError(exc.code, exc.message) from None
+    except outbound.OutboundError as exc:
+        raise ProcessingError(_download_error_code(exc), exc.message) from None
+    filename = job.input_filename or os.path.basename(result.final_url.split("?", 1)[0])
+    if not transitions.update_running_job(
+        job.pk, job.attempted_count, input_size_bytes=result.size_bytes,
+        input_content_type=sniff.normalize_content_type(result.content_type) or job.input_content_type,
+        input_filename=filename[:255],
+    ):
+        raise _Stop()
+    job.input_content_type = sniff.normalize_content_type(result.content_type) or job.input_content_type
+    job.input_filename = filename[:255]
+    return path
+
+
+def _download_error_code(exc: outbound.OutboundError) -> str:
+    if exc.message.startswith("Timeout"):
+        return transitions.TIMEOUT
+    if exc.code in ("INPUT_TOO_LARGE", "INVALID_URL"):
+        return exc.code
+    return "INVALID_INPUT"
+
+
+def _resolve_type(job: Job, input_path: str) -> tuple[str, sniff.Sniffed]:
+    """Sniffs the input and decides the type (`auto` becomes one now)."""
+    sniffed = sniff.sniff(input_path, filename=job.input_filename, declared_content_type=job.input_content_type)
+    size = os.path.getsize(input_path)
+    limit = sniff.KIND_LIMITS[sniffed.kind]
+    if size > limit:
+        raise ProcessingError("INPUT_TOO_LARGE", f"Input exceeds the {format_size(limit)} limit for {sniffed.kind} files")
+    type_name = job.type
+    if job.requested_type == types.AUTO:
+        type_name = types.auto_type_for(sniffed.kind)
+        if type_name is None:
+            raise ProcessingError("UNSUPPORTED_INPUT", "Unsupported Content-Type")
+    if not types.accepts_kind(type_name, sniffed.kind):
+        raise ProcessingError(
+            "UNSUPPORTED_INPUT", f"Unsupported Content-Type: {type_name} does not take {sniffed.kind} input "
+            f"({sniffed.content_type})"
+        )
+    return type_name, sniffed
+
+
+def _validated_params(job: Job, type_name: str) -> dict:
+    if job.requested_type != types.AUTO:
+        return job.params  # validated at create for this very type
+    # `auto` params were stored as sent (see create_job): check them for the type the bytes chose.
+    try:
+        return types.validate_params(type_name, job.params)
+    except types.ParamsInvalid as exc:
+        detail = "; ".join(f"{name}: {', '.join(msgs)}" for name, msgs in exc.details.items())
+        raise ProcessingError(INVALID_PARAMS, f"Invalid params for {type_name}: {detail}") from None
+
+
+def _process(job: Job, input_path: str, work_dir: str, deadline: float) -> str:
+    type_name, sniffed = _resolve_type(job, input_path)
+    if not transitions.update_running_job(
+        job.pk, job.attempted_count, type=type_name, input_kind=sniffed.kind,
+        input_content_type=sniffed.content_type, input_size_bytes=os.path.getsize(input_path),
+    ):
+        raise _Stop()
+    params = _validated_params(job, type_name)
+    if params is not job.params and not transitions.update_running_job(job.pk, job.attempted_count, params=params):
+        raise _Stop()
+    job.type, job.params = type_name, params
+    _preload()
+    outcome = runner.run(
+        runner.Task(type_name=type_name, input_path=input_path, input_kind=sniffed.kind,
+                    input_content_type=sniffed.content_type, params=params, work_dir=work_dir),
+        deadline=deadline,
+        heartbeat=lambda progress: transitions.heartbeat(job.pk, job.attempted_count, progress),
+        interval=settings.AIPROD_JOB_HEARTBEAT_SECONDS,
+        memory_limit=settings.AIPROD_JOB_MEMORY_LIMIT_BYTES,
+    )
+    if outcome.kind == runner.STOPPED:
+        raise _Stop()
+    if outcome.kind == runner.TIMEOUT:
+        raise ProcessingError(transitions.TIMEOUT, timeout_message(job))
+    if outcome.kind != runner.RESULT:
+        raise ProcessingError(outcome.code, outcome.message)
+    return _complete(job, outcome)
+
+
+def _complete(job: Job, outcome: runner.Outcome) -> str:
+    stored = ""
+    if outcome.output_file:
+        # Stored before the state change: a job never shows `completed`
+        # without its file. If the attempt lost the job meanwhile, the file goes.
+        stored = storage.save_local_file(storage.output_name(job.pk, outcome.output_file), outcome.output_file)
+    if transitions.complete_job(job, output=outcome.output, output_file=stored,
+                                output_content_type=outcome.output_content_type or ""):
+        return "completed"
+    storage.delete_files([stored])
+    return "stopped"

@@ -1,0 +1,101 @@
+"""Nothing stays `processing` forever (SPEC §8): the sweeper and the
+recover_stuck_jobs command. The jobs table, not the queue, is the truth.
+
+* A processing job whose heartbeat (last_activity_at) is older than
+  AIPROD_JOB_STALE_AFTER lost its worker: it is re-queued while its attempt
+  budget (AIPROD_JOB_MAX_ATTEMPTS since the last manual retry) lasts, else
+  failed WORKER_LOST.
+* A pending job older than AIPROD_JOB_PENDING_REQUEUE_AFTER whose task is no
+  longer in the django-q2 queue (lost between commit and enqueue, or purged)
+  is enqueued again; the claim makes a duplicate task harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from jobs.models import Job, JobStatus
+from jobs.selectors import stuck_jobs
+from jobs.services import idempotency, transitions
+
+logger = logging.getLogger(__name__)
+
+BATCH = 500
+
+
+def sweep_stale_jobs(*, now=None, stale_after: int | None = None) -> dict:
+    """One sweep. Returns counts {"requeued", "failed", "pending_requeued",
+    "idempotency_keys_pruned"}. Side effects: the transitions above, their
+    events and timeline rows, tasks queued."""
+    now = now or timezone.now()
+    stale_after = settings.AIPROD_JOB_STALE_AFTER if stale_after is None else stale_after
+    cutoff = now - timedelta(seconds=stale_after)
+    max_attempts = settings.AIPROD_JOB_MAX_ATTEMPTS
+    summary = {"requeued": 0, "failed": 0, "pending_requeued": 0, "idempotency_keys_pruned": 0}
+    for job in stuck_jobs(older_than=timedelta(seconds=stale_after), now=now).select_related("account")[:BATCH]:
+        if job.attempted_count - job.attempt_base < max_attempts:
+            summary["requeued"] += transitions.requeue_lost_job(job, cutoff=cutoff)
+        else:
+            summary["failed"] += transitions.fail_lost_job(job, cutoff=cutoff, attempts=max_attempts)
+    summary["pending_requeued"] = _requeue_orphaned_pending(now)
+    summary["idempotency_keys_pruned"] = idempotency.prune_expired()
+    if summary["requeued"] or summary["failed"] or summary["pending_requeued"]:
+        logger.warning("job sweep: %s", summary)
+    return summary
+
+
+def _requeue_orphaned_pending(now) -> int:
+    cutoff = now - timedelta(seconds=settings.AIPROD_JOB_PENDING_REQUEUE_AFTER)
+    waiting = list(Job.objects.filter(status=JobStatus.PENDING, last_activity_at__lt=cutoff)[:BATCH])
+    if not waiting:
+        return 0
+    queued = queued_job_ids()
+    return sum(
+        transitions.requeue_pending_job(job, seen_activity=job.last_activity_at)
+        for job in waiting
+        if job.pk not in queued
+    )
+
+
+def queued_job_ids() -> set[str]:
+    """Job ids with a run_job task in the django-q2 ORM queue (waiting or
+    held by a worker: the ORM broker deletes a task only when it is done)."""
+    from django_q.models import OrmQ
+
+    ids = set()
+    for row in OrmQ.objects.all().only("payload").iterator():
+        task = row.task
+        if task.get("func") == "jobs.tasks.run_job" and task.get("args"):
+            ids.add(task["args"][0])
+    return ids
+
+
+def recover_stuck_jobs(*, older_than: timedelta, action: str = "timeout", dry_run: bool = False,
+                       actor: str = "recover_stuck_jobs") -> list[dict]:
+    """Force-times out processing jobs without activity for `older_than`
+    (and with action="retry" queues them again), through the same services
+    as POST /jobs/{id}/timeout and /retry. Returns one dict per job."""
+    if action not in ("timeout", "retry"):
+        raise ValueError(f"action must be timeout or retry, got {action!r}")
+    hours = older_than.total_seconds() / 3600
+    reason = f"Stuck in processing: no activity for more than {hours:g}h"
+    report = []
+    for job in stuck_jobs(older_than=older_than).order_by("last_activity_at")[:BATCH]:
+        entry = {"id": job.pk, "account_id": job.account_id, "livemode": job.livemode,
+                 "last_activity_at": job.last_activity_at.isoformat(), "worker_instance": job.worker_instance,
+                 "attempted_count": job.attempted_count, "action": action, "result": "would " + action}
+        if not dry_run:
+            try:
+                job = transitions.timeout_job(job, reason=reason, actor=actor)
+                if action == "retry":
+                    job = transitions.retry_job(job, actor=actor)
+                entry["result"] = job.status
+            except Exception as exc:  # one job's failure must not stop the rest
+                logger.exception("recover_stuck_jobs: %s", job.pk)
+                entry["result"] = f"error: {exc}"
+        report.append(entry)
+    return report

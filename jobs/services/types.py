@@ -1,0 +1,48 @@
+"""The job types the API offers, read from the processor registry.
+
+A thin seam between the API/worker and `jobs.processors`: which types exist,
+their default timeouts, what `auto` becomes for a kind of input, and params
+validation in the API's error shape.
+"""
+
+from __future__ import annotations
+
+from jobs import processors
+from jobs.processors.base import ParamsInvalid
+
+AUTO = "auto"
+# SPEC §8: "auto" jobs default to the long class's timeout.
+AUTO_DEFAULT_TIMEOUT = 3600
+
+
+def job_types() -> list[str]:
+    return sorted(processors.TYPE_CLASSES)
+
+
+def type_choices() -> list[str]:
+    return [AUTO, *job_types()]
+
+
+def default_timeout(type_name: str) -> int:
+    if type_name == AUTO:
+        return AUTO_DEFAULT_TIMEOUT
+    defaults = processors.DEFAULT_TIMEOUTS
+    return defaults.get(type_name) or defaults[processors.TYPE_CLASSES[type_name]]
+
+
+def auto_type_for(kind: str | None) -> str | None:
+    """What `auto` becomes for an input kind (video → video.convert, ...)."""
+    return processors.AUTO_TYPE_BY_KIND.get(kind) if kind else None
+
+
+def accepts_kind(type_name: str, kind: str) -> bool:
+    return kind in processors.get_processor(type_name).INPUT_KINDS
+
+
+def validate_params(type_name: str, params: dict) -> dict:
+    """The processor's cleaned params; raises ParamsInvalid (details per param)."""
+    return processors.get_processor(type_name).validate_params(params)
+
+
+__all__ = ["AUTO", "ParamsInvalid", "job_types", "type_choices", "default_timeout", "auto_type_for",
+           "accepts_kind", "validate_params"]

@@ -1,0 +1,39 @@
+"""GET /account/usage and GET /account/metrics (SPEC §11)."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.response import Response
+
+from aiprod.api import ApiView
+from aiprod.errors import ValidationFailed
+from aiprod.openapi import api_doc
+from quotas import selectors
+from quotas.serializers import MetricsOut, UsageOut, metrics_data, usage_data
+
+
+class UsageView(ApiView):
+    required_scopes = "account.read"
+
+    @api_doc(summary="This month's usage against the plan's quotas, and the current rate window", response=UsageOut)
+    def get(self, request):
+        usage = selectors.monthly_usage(request.user)
+        rate = getattr(request._request, "aiprod_rate", None)
+        return Response(usage_data(request.user, usage, rate))
+
+
+class MetricsView(ApiView):
+    required_scopes = "account.read"
+
+    @api_doc(
+        summary="Jobs, requests, webhooks and data over the last day, week or month (this key's environment)",
+        response=MetricsOut,
+        parameters=[OpenApiParameter("period", OpenApiTypes.STR, enum=list(selectors.PERIOD_DAYS), default="7d")],
+    )
+    def get(self, request):
+        period = request.query_params.get("period", "7d")
+        if period not in selectors.PERIOD_DAYS:
+            raise ValidationFailed({"period": ["Must be one of: " + ", ".join(selectors.PERIOD_DAYS)]})
+        metrics = selectors.account_metrics(request.user, livemode=request.auth.livemode, period=period)
+        return Response(metrics_data(metrics))

@@ -1,0 +1,51 @@
+"""Fixtures for the jobs tests: real media files served by a real local HTTP server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests import media_factory as mf
+from tests.httpservers import serve
+
+CONTENT_TYPES = {
+    "pic.png": "image/png",
+    "pic.jpg": "image/jpeg",
+    "tone.wav": "audio/wav",
+    "clip.mp4": "video/mp4",
+    "doc.pdf": "application/pdf",
+    "notes.txt": "text/plain",
+    "garbage.bin": "application/octet-stream",
+}
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory) -> dict[str, bytes]:
+    """Small real files, made once per test session."""
+    root = tmp_path_factory.mktemp("media")
+    makers = {
+        "pic.png": lambda p: mf.make_png(p),
+        "pic.jpg": lambda p: mf.make_jpeg(p),
+        "tone.wav": lambda p: mf.make_wav(p, seconds=0.5),
+        "clip.mp4": lambda p: mf.make_mp4(p, seconds=0.5),
+        "doc.pdf": lambda p: mf.make_pdf(p, ["Hello from page one"]),
+        "notes.txt": lambda p: mf.make_txt(p, "Some notes.\n"),
+        "garbage.bin": lambda p: mf.make_garbage(p),
+    }
+    return {name: Path(make(root / name)).read_bytes() for name, make in makers.items()}
+
+
+@pytest.fixture(scope="session")
+def files(media):
+    """A local HTTP server with every file of `media` at /<name>.
+    `files.url + "/pic.png"`; tests may add routes to `files.routes`."""
+    routes = {f"/{name}": (200, {"Content-Type": CONTENT_TYPES[name]}, data) for name, data in media.items()}
+    with serve(routes) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def long_wav(tmp_path_factory) -> bytes:
+    """60 s of audio: transcribing it takes seconds, long enough to cancel, time out or kill."""
+    return Path(mf.make_wav(tmp_path_factory.mktemp("long") / "long.wav", seconds=60)).read_bytes()

@@ -1,0 +1,95 @@
+"""Races decided by the database: real threads, separate connections."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+from django_q.conf import Conf
+
+from jobs import tasks
+from jobs.models import Job, JobTransition
+from tests.conftest import Api, make_persona, requires_postgres
+from tests.jobs.helpers import children_of_this_process, unique_name
+
+pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _queue_not_inline(monkeypatch, settings):
+    # Committed creates would otherwise run their job inline, inside the request.
+    monkeypatch.setattr(Conf, "SYNC", False)
+    settings.AIPROD_JOB_HEARTBEAT_SECONDS = 0.2
+
+
+def in_threads(count: int, fn):
+    barrier = threading.Barrier(count)
+
+    def run(i):
+        try:
+            barrier.wait()
+            return fn(i)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_concurrent_creates_with_one_name_admit_exactly_one(files):
+    persona = make_persona("pro")
+    name = unique_name("race")
+    body = {"name": name, "input_url": f"{files.url}/pic.png"}
+    codes = in_threads(8, lambda i: Api(persona.key).post("/jobs", body).status_code)
+    assert sorted(codes) == [201] + [422] * 7
+    assert Job.objects.filter(name=name).count() == 1
+
+
+def test_concurrent_retries_with_one_idempotency_key_make_one_job(files):
+    persona = make_persona("pro")
+    body = {"name": unique_name("idem"), "input_url": f"{files.url}/pic.png"}
+
+    def post(i):
+        response = Api(persona.key).post("/jobs", body, headers={"Idempotency-Key": "same-key"})
+        return response.status_code, response.json()["id"]
+
+    results = in_threads(6, post)
+    assert {status for status, _ in results} == {201}
+    assert len({job_id for _, job_id in results}) == 1
+    assert Job.objects.count() == 1
+
+
+def test_cancelling_a_running_job_stops_its_processor(files, long_wav):
+    persona = make_persona("pro")
+    files.routes["/long-cancel.wav"] = (200, {"Content-Type": "audio/wav"}, long_wav)
+    try:
+        job_id = Api(persona.key).post("/jobs", {"name": unique_name(), "type": "audio.transcribe",
+                                                 "input_url": f"{files.url}/long-cancel.wav"}).json()["id"]
+        outcome = {}
+
+        def work():
+            try:
+                outcome["result"] = tasks.run_job(job_id)
+            finally:
+                connection.close()
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        deadline = time.monotonic() + 30
+        while Job.objects.get(pk=job_id).status != "processing" or not children_of_this_process():
+            assert time.monotonic() < deadline, "the job never started processing"
+            time.sleep(0.05)
+        response = Api(persona.key).post(f"/jobs/{job_id}/cancel")
+        assert response.json()["status"] == "cancelled"
+        worker.join(30)
+    finally:
+        del files.routes["/long-cancel.wav"]
+    assert outcome["result"] == "stopped"
+    assert children_of_this_process() == []
+    job = Job.objects.get(pk=job_id)
+    assert (job.status, job.cancel_requested) == ("cancelled", True)
+    assert list(JobTransition.objects.filter(job=job).values_list("to_status", flat=True)) == [
+        "pending", "processing", "cancelled"]

@@ -1,0 +1,152 @@
+"""The sweeper and recover_stuck_jobs: nothing stays processing forever."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+from django_q.conf import Conf
+from django_q.models import OrmQ
+
+from jobs.models import Job, JobStatus, JobTransition
+from jobs.services.recovery import queued_job_ids, sweep_stale_jobs
+from tests.jobs.helpers import create_job, created
+
+
+@pytest.fixture
+def queue(monkeypatch):
+    """Tasks go to the real ORM queue instead of running inline."""
+    monkeypatch.setattr(Conf, "SYNC", False)
+
+
+@pytest.fixture
+def processing_job(free, files):
+    def make(*, idle: timedelta, attempted: int = 1, attempt_base: int = 0) -> Job:
+        job_id = created(create_job(free.api, files, "pic.png", type="media.probe"))["id"]
+        now = timezone.now()
+        Job.objects.filter(pk=job_id).update(
+            status=JobStatus.PROCESSING, attempted_count=attempted, attempt_base=attempt_base,
+            worker_instance="gone-host:4242", started_at=now - idle, last_activity_at=now - idle,
+        )
+        return Job.objects.get(pk=job_id)
+
+    return make
+
+
+def test_a_job_without_heartbeat_is_requeued_and_queued_again(processing_job, queue, django_capture_on_commit_callbacks):
+    job = processing_job(idle=timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        summary = sweep_stale_jobs()
+    assert summary["requeued"] == 1
+    job.refresh_from_db()
+    assert (job.status, job.worker_instance) == ("pending", None)
+    assert job.pk in queued_job_ids()
+    step = JobTransition.objects.filter(job=job).last()
+    assert (step.from_status, step.to_status, step.actor, step.worker) == ("processing", "pending", "sweeper", "gone-host:4242")
+    assert "lost" in step.reason
+
+
+def test_a_job_that_lost_its_worker_three_times_fails_worker_lost(processing_job):
+    job = processing_job(idle=timedelta(minutes=5), attempted=3)
+    assert sweep_stale_jobs()["failed"] == 1
+    job.refresh_from_db()
+    assert (job.status, job.error_code, job.error) == ("failed", "WORKER_LOST", "Worker lost: gave up after 3 attempts")
+
+
+def test_a_manual_retry_gives_a_fresh_attempt_budget(processing_job):
+    job = processing_job(idle=timedelta(minutes=5), attempted=4, attempt_base=3)
+    assert sweep_stale_jobs()["requeued"] == 1
+
+
+def test_a_job_with_a_recent_heartbeat_is_left_alone(processing_job):
+    job = processing_job(idle=timedelta(seconds=30))
+    assert sweep_stale_jobs() == {"requeued": 0, "failed": 0, "pending_requeued": 0, "idempotency_keys_pruned": 0}
+    job.refresh_from_db()
+    assert job.status == "processing"
+
+
+def test_the_stale_threshold_is_a_setting(processing_job, settings):
+    settings.AIPROD_JOB_STALE_AFTER = 10
+    processing_job(idle=timedelta(seconds=30))
+    assert sweep_stale_jobs()["requeued"] == 1
+
+
+def test_an_old_pending_job_whose_task_vanished_is_queued_again(free, files, queue, django_capture_on_commit_callbacks):
+    job_id = created(create_job(free.api, files))["id"]  # on_commit never ran: no task queued
+    Job.objects.filter(pk=job_id).update(last_activity_at=timezone.now() - timedelta(minutes=10))
+    assert job_id not in queued_job_ids()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweep_stale_jobs()["pending_requeued"] == 1
+    assert job_id in queued_job_ids()
+    # Queued now, and its activity bumped: the next sweep leaves it.
+    assert sweep_stale_jobs()["pending_requeued"] == 0
+
+
+def test_an_old_pending_job_still_in_the_queue_is_not_queued_twice(free, files, queue, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        job_id = created(create_job(free.api, files))["id"]
+    Job.objects.filter(pk=job_id).update(last_activity_at=timezone.now() - timedelta(minutes=10))
+    before = OrmQ.objects.count()
+    assert sweep_stale_jobs()["pending_requeued"] == 0
+    assert OrmQ.objects.count() == before
+
+
+def test_the_sweeper_runs_every_minute_from_a_schedule(db):
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(func="jobs.tasks.sweep_stale_jobs")
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == ("I", 1, -1)
+
+
+# --------------------------------------------------------------------------- recover_stuck_jobs
+
+
+def run_command(*args) -> str:
+    out = StringIO()
+    call_command("recover_stuck_jobs", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_recover_dry_run_lists_stuck_jobs_and_changes_nothing(processing_job):
+    stuck = processing_job(idle=timedelta(hours=25))
+    processing_job(idle=timedelta(hours=1))
+    report = json.loads(run_command("--dry-run", "--json"))
+    assert report["dry_run"] is True and report["older_than_seconds"] == 86400
+    assert [j["id"] for j in report["jobs"]] == [stuck.pk]
+    assert report["jobs"][0]["result"] == "would timeout"
+    stuck.refresh_from_db()
+    assert stuck.status == "processing"
+
+
+def test_recover_force_times_out_stuck_jobs_like_the_api(processing_job):
+    stuck = processing_job(idle=timedelta(hours=25))
+    report = json.loads(run_command("--json"))
+    assert report["jobs"][0]["result"] == "failed"
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.error_code) == ("failed", "TIMEOUT")
+    assert stuck.error == "Timeout: Stuck in processing: no activity for more than 24h"
+    assert JobTransition.objects.filter(job=stuck).last().actor == "recover_stuck_jobs"
+
+
+def test_recover_with_retry_queues_them_again(processing_job):
+    stuck = processing_job(idle=timedelta(hours=3))
+    report = json.loads(run_command("--older-than", "2h", "--action", "retry", "--json"))
+    assert report["jobs"][0]["result"] == "pending"
+    stuck.refresh_from_db()
+    assert stuck.status == "pending"
+    steps = list(JobTransition.objects.filter(job=stuck).values_list("to_status", flat=True))
+    assert steps[-2:] == ["failed", "pending"]
+
+
+def test_recover_prints_a_readable_summary_without_json(processing_job):
+    processing_job(idle=timedelta(hours=25))
+    assert "1 stuck job(s)" in run_command()
+
+
+def test_recover_refuses_a_bad_age(db):
+    with pytest.raises(CommandError):
+        run_command("--older-than", "yesterday")

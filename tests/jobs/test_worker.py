@@ -1,0 +1,172 @@
+"""The worker's lifecycle, run inline: claim, fetch, sniff, process in a
+forked child, complete or fail, with the guide's messages and codes."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from jobs import tasks
+from jobs.models import Job, JobStatus, JobTransition
+from tests.httpservers import HANG, Response, serve
+from tests.jobs.helpers import children_of_this_process, create_job, created, unique_name
+
+
+@pytest.fixture(autouse=True)
+def _fast_heartbeat(settings):
+    settings.AIPROD_JOB_HEARTBEAT_SECONDS = 0.2
+
+
+def run(job_id: str) -> Job:
+    tasks.run_job(job_id)
+    return Job.objects.get(pk=job_id)
+
+
+def test_a_probe_job_runs_to_completed_with_the_facts(free, files):
+    job_id = created(create_job(free.api, files, "clip.mp4", type="media.probe"))["id"]
+    job = run(job_id)
+    assert job.status == JobStatus.COMPLETED, job.error
+    assert job.output["format"] == "mp4"
+    video = next(s for s in job.output["streams"] if s["type"] == "video")
+    assert (video["codec"], video["width"], video["height"]) == ("h264", 320, 240)
+    assert job.attempted_count == 1
+    assert job.worker_instance.endswith(f":{os.getpid()}")
+    assert job.progress == 100
+    assert job.started_at and job.completed_at and job.duration_ms is not None
+    assert job.input_kind == "video"
+    steps = list(JobTransition.objects.filter(job=job).values_list("from_status", "to_status"))
+    assert steps == [(None, "pending"), ("pending", "processing"), ("processing", "completed")]
+    assert children_of_this_process() == []
+
+
+def test_a_second_delivery_of_the_same_task_does_nothing(free, files):
+    job_id = created(create_job(free.api, files, "pic.png", type="media.probe"))["id"]
+    assert tasks.run_job(job_id) == "completed"
+    assert tasks.run_job(job_id) == "skipped"
+    assert Job.objects.get(pk=job_id).attempted_count == 1
+
+
+def test_auto_on_an_image_becomes_image_transform_and_stores_an_output_file(free, files):
+    job_id = created(create_job(free.api, files, "pic.png", params={"format": "webp", "width": 32}))["id"]
+    job = run(job_id)
+    assert job.status == JobStatus.COMPLETED, job.error
+    assert (job.type, job.requested_type) == ("image.transform", "auto")
+    assert job.output["format"] == "webp"
+    assert job.output_file.startswith(f"jobs/{job_id}/output/")
+    body = free.api.get(f"/jobs/{job_id}").json()
+    assert body["output_url"].startswith(f"http://testserver/jobs/{job_id}/output?token=")
+
+
+def test_an_input_the_sniffer_rejects_fails_unsupported_content_type(free, files):
+    job_id = created(create_job(free.api, files, "garbage.bin"))["id"]
+    job = run(job_id)
+    assert (job.status, job.error_code, job.error) == ("failed", "UNSUPPORTED_INPUT", "Unsupported Content-Type")
+
+
+def test_a_type_that_does_not_take_the_inputs_kind_fails_unsupported(free, files):
+    job = run(created(create_job(free.api, files, "doc.pdf", type="media.probe"))["id"])
+    assert (job.status, job.error_code) == ("failed", "UNSUPPORTED_INPUT")
+    assert job.error.startswith("Unsupported Content-Type")
+
+
+def test_an_input_answering_403_to_the_download_fails_invalid_input(free, media):
+    routes = {"HEAD /a.png": (200, {"Content-Type": "image/png"}, b""), "GET /a.png": 403}
+    with serve(routes) as srv:
+        job_id = created(free.api.post("/jobs", {"name": unique_name(), "input_url": f"{srv.url}/a.png"}))["id"]
+        job = run(job_id)
+    assert (job.status, job.error_code, job.error) == ("failed", "INVALID_INPUT", "Invalid input: URL returned HTTP 403")
+
+
+def test_an_input_server_that_never_sends_fails_timeout_after_the_fetch_timeout(free, media, settings):
+    settings.AIPROD_JOB_FETCH_TIMEOUT = 0.5
+    routes = {"HEAD /a.png": (200, {"Content-Type": "image/png"}, b""), "GET /a.png": Response(delay=HANG)}
+    with serve(routes) as srv:
+        job_id = created(free.api.post("/jobs", {"name": unique_name(), "input_url": f"{srv.url}/a.png"}))["id"]
+        job = run(job_id)
+    assert (job.status, job.error_code, job.error) == ("failed", "TIMEOUT", "Timeout after 0.5s")
+
+
+def test_an_input_past_the_data_quota_fails_quota_exceeded(free, files):
+    from quotas.services import consume_data
+
+    consume_data(free.account, livemode=True, nbytes=10**9 - 10)
+    job = run(created(create_job(free.api, files, "pic.png", type="media.probe"))["id"])
+    assert (job.status, job.error_code) == ("failed", "QUOTA_EXCEEDED")
+    assert job.error.startswith("Monthly data limit")
+
+
+def test_params_that_do_not_suit_what_auto_became_fail_invalid_params(free, files):
+    # garbage.bin says nothing about its kind at create time; the bytes are a PNG.
+    files.routes["/mystery.bin"] = (200, {"Content-Type": "application/octet-stream"}, files.routes["/pic.png"][2])
+    try:
+        job = run(created(create_job(free.api, files, "mystery.bin", params={"bitrate": 5}))["id"])
+    finally:
+        del files.routes["/mystery.bin"]
+    assert (job.status, job.error_code) == ("failed", "INVALID_PARAMS")
+    assert job.type == "image.transform"
+    assert "bitrate: Unknown parameter" in job.error
+
+
+def test_a_job_running_past_its_timeout_fails_timeout_and_its_child_is_gone(free, files, long_wav):
+    files.routes["/long.wav"] = (200, {"Content-Type": "audio/wav"}, long_wav)
+    try:
+        job_id = created(create_job(free.api, files, "long.wav", type="audio.transcribe"))["id"]
+        # The API's minimum is 60 s; the row may say less.
+        Job.objects.filter(pk=job_id).update(timeout=1)
+        job = run(job_id)
+    finally:
+        del files.routes["/long.wav"]
+    assert (job.status, job.error_code, job.error) == ("failed", "TIMEOUT", "Timeout: Job exceeded 1s limit")
+    assert children_of_this_process() == []
+
+
+def test_the_output_downloads_with_the_key_and_with_the_signed_link_alone(free, files, anonymous):
+    job_id = created(create_job(free.api, files, "pic.png", type="image.transform", params={"format": "png"}))["id"]
+    run(job_id)
+    with_key = free.api.get(f"/jobs/{job_id}/output")
+    assert with_key.status_code == 200
+    data = b"".join(with_key.streaming_content)
+    assert data.startswith(b"\x89PNG")
+    link = free.api.get(f"/jobs/{job_id}").json()["output_url"]
+    signed = anonymous.get(link.replace("http://testserver", ""))
+    assert signed.status_code == 200
+    assert b"".join(signed.streaming_content) == data
+
+
+def test_an_expired_or_tampered_output_link_is_refused(free, files, anonymous, time_machine):
+    time_machine.move_to("2026-11-10T10:00:00Z", tick=True)
+    job_id = created(create_job(free.api, files, "pic.png", type="image.transform"))["id"]
+    run(job_id)
+    link = free.api.get(f"/jobs/{job_id}").json()["output_url"].replace("http://testserver", "")
+    tampered = anonymous.get(link[:-3] + "abc")
+    assert tampered.status_code == 403
+    assert tampered.json()["code"] == "INVALID_SIGNATURE"
+    time_machine.move_to("2026-11-10T11:00:05Z", tick=True)
+    expired = anonymous.get(link)
+    assert expired.status_code == 403
+    assert expired.json()["code"] == "LINK_EXPIRED"
+
+
+def test_a_link_for_one_job_does_not_open_another(free, files, anonymous):
+    a = created(create_job(free.api, files, "pic.png", type="image.transform"))["id"]
+    b = created(create_job(free.api, files, "pic.jpg", type="image.transform"))["id"]
+    run(a)
+    run(b)
+    link = free.api.get(f"/jobs/{a}").json()["output_url"].replace("http://testserver", "")
+    assert anonymous.get(link.replace(a, b)).status_code == 403
+
+
+def test_output_of_an_unfinished_job_is_not_found(free, files):
+    job_id = created(create_job(free.api, files, "pic.png"))["id"]
+    response = free.api.get(f"/jobs/{job_id}/output")
+    assert response.status_code == 404
+    assert response.json()["code"] == "NOT_FOUND"
+    assert free.api.get(f"/jobs/{job_id}").json()["output_url"] is None
+
+
+def test_a_probe_has_no_output_file(free, files):
+    job_id = created(create_job(free.api, files, "pic.png", type="media.probe"))["id"]
+    run(job_id)
+    assert free.api.get(f"/jobs/{job_id}").json()["output_url"] is None
+    assert free.api.get(f"/jobs/{job_id}/output").status_code == 404

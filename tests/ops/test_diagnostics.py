@@ -1,0 +1,176 @@
+"""GET /diagnostics: every field of SPEC §12, from real readings."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import django
+import psycopg
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.utils import timezone
+from django_q.conf import Conf
+from django_q.models import OrmQ
+
+from aiprod.models import BackupRecord
+from aiprod.version import VERSION
+from tests.conftest import requires_postgres
+
+pytestmark = requires_postgres
+
+
+def diagnostics(persona) -> dict:
+    response = persona.api.get("/diagnostics")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_diagnostics_needs_a_valid_key(anonymous, db):
+    assert anonymous.get("/diagnostics").status_code == 401
+    assert anonymous.get("/diagnostics", headers={"X-API-Key": "sk_live_" + "x" * 40}).status_code == 401
+
+
+def test_any_valid_key_may_read_diagnostics_whatever_its_scopes(personas):
+    narrow = personas("free", scopes=["jobs.read"])
+    assert narrow.api.get("/diagnostics").status_code == 200
+
+
+def test_diagnostics_reports_every_field_from_live_readings(free):
+    body = diagnostics(free)
+    assert body["status"] in ("healthy", "degraded")
+    assert body["version"] == VERSION
+    assert body["timestamp"].endswith("Z")
+    assert body["uptime_seconds"] > 0
+
+    database = body["database"]
+    assert database["status"] == "healthy"
+    assert database["latency_ms"] > 0
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_connections")
+        max_connections = int(cursor.fetchone()[0])
+    assert database["connection_pool_active"] >= 1  # this very connection
+    assert 0 <= database["connection_pool_available"] < max_connections
+    assert database["replication"] == "none"
+    assert database["replication_lag_ms"] == 0
+    assert database["backup_age_hours"] is None  # never backed up
+
+    queue = body["queue"]
+    for field in ("workers_alive", "tasks_waiting", "tasks_in_progress", "oldest_waiting_age_seconds"):
+        assert field in queue
+    assert queue["tasks_waiting"] == 0
+    assert queue["oldest_waiting_age_seconds"] is None
+
+    storage = body["storage"]
+    assert storage["status"] in ("healthy", "degraded")
+    disk = shutil.disk_usage(settings.BASE_DIR)
+    assert storage["total_bytes"] == disk.total
+    assert 0 < storage["free_bytes"] <= disk.total
+
+    redis = body["external_services"]["redis"]
+    if settings.REDIS_URL:
+        assert redis["status"] == "healthy"
+        assert redis["latency_ms"] > 0
+    else:
+        assert redis["status"] == "not_configured"
+
+    system = body["system"]
+    assert system["hostname"] == socket.gethostname()
+    assert system["python"] == platform.python_version()
+    assert system["django"] == django.get_version()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        assert system["postgres"] == cursor.fetchone()[0]
+    assert len(system["load_average"]) == 3
+    assert system["memory"]["total_bytes"] > system["memory"]["available_bytes"] > 0
+
+
+def test_connection_pool_active_counts_connections_opened_elsewhere(free):
+    before = diagnostics(free)["database"]["connection_pool_active"]
+    db = connection.settings_dict
+    extra = [
+        psycopg.connect(host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"] or None,
+                        dbname=db["NAME"])
+        for _ in range(3)
+    ]
+    try:
+        during = diagnostics(free)["database"]["connection_pool_active"]
+    finally:
+        for conn in extra:
+            conn.close()
+    assert during >= before + 3
+
+
+def test_waiting_tasks_and_their_age_come_from_the_queue_table(free):
+    OrmQ.objects.create(key=Conf.CLUSTER_NAME, payload="-", lock=timezone.now() - timedelta(minutes=2))
+    OrmQ.objects.create(key=Conf.CLUSTER_NAME, payload="-", lock=timezone.now() - timedelta(seconds=5))
+    OrmQ.objects.create(key=Conf.CLUSTER_NAME, payload="-", lock=timezone.now() + timedelta(hours=1))  # claimed
+    queue = diagnostics(free)["queue"]
+    assert queue["tasks_waiting"] == 2
+    assert queue["tasks_in_progress"] == 1
+    assert 120 <= queue["oldest_waiting_age_seconds"] < 3600
+
+
+def test_backup_writes_a_pg_dump_file_and_diagnostics_reports_its_age(free, tmp_path):
+    call_command("backup", "--dir", str(tmp_path), "--json", stdout=open(os.devnull, "w"))
+    record = BackupRecord.objects.get()
+    assert record.status == "succeeded"
+    dump = tmp_path / os.path.basename(record.path)
+    assert dump.exists() and dump.stat().st_size == record.size_bytes > 0
+    assert dump.read_bytes()[:5] == b"PGDMP"  # pg_dump's custom format
+    age = diagnostics(free)["database"]["backup_age_hours"]
+    assert 0 <= age < 0.1
+
+
+def test_backup_without_pg_dump_on_path_fails_clearly_and_records_nothing(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(CommandError, match="pg_dump is not on PATH"):
+        call_command("backup", "--dir", str(tmp_path))
+    assert not BackupRecord.objects.exists()
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not settings.REDIS_URL, reason="worker stats need the shared (Redis) cache")
+def test_workers_alive_counts_a_running_qcluster_and_drops_when_it_stops(free):
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    env["AIPROD_Q_WORKERS"] = "2"
+    cluster = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"], cwd=settings.BASE_DIR, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        queue = wait_for(free, lambda q: (q["workers_alive"] or 0) >= 2, timeout=45)
+        assert queue["workers_alive"] == 2
+        assert queue["clusters_alive"] == 1
+    finally:
+        # SIGTERM to the cluster's main process only: it stops its sentinel
+        # and workers itself (a group-wide SIGTERM kills the sentinel first
+        # and leaves the main process waiting).
+        cluster.send_signal(signal.SIGTERM)
+        try:
+            cluster.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(cluster.pid, signal.SIGKILL)
+            cluster.wait(timeout=10)
+    # The cluster's stats expire from the cache a few seconds after it stops.
+    assert wait_for(free, lambda q: q["workers_alive"] == 0, timeout=20)["workers_alive"] == 0
+
+
+def wait_for(persona, condition, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        queue = diagnostics(persona)["queue"]
+        if condition(queue) or time.monotonic() > deadline:
+            return queue
+        time.sleep(0.5)

@@ -1,0 +1,35 @@
+"""Webhook test helpers: real local receivers and endpoints registered through the API."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.httpservers import serve
+from webhooks.models import WebhookEndpoint
+
+
+@pytest.fixture
+def receiver():
+    """A local HTTP receiver answering 200 on /hook (change ``receiver.routes`` to script it)."""
+    with serve({"/hook": (200, {"Content-Type": "application/json"}, b'{"received": true}')}) as srv:
+        yield srv
+
+
+@pytest.fixture
+def fast_webhooks(settings):
+    """Short timeouts for tests; the retry schedule stays as configured unless a test sets it."""
+    settings.AIPROD_WEBHOOK_TIMEOUT = 1
+    return settings
+
+
+def register(persona, url: str, *, events=None, verify: bool = True, test: bool = False) -> WebhookEndpoint:
+    """Creates an endpoint through the API (and verifies it against a live receiver)."""
+    api = persona.test_api if test else persona.api
+    body = {"url": url} if events is None else {"url": url, "events": events}
+    created = api.post("/account/webhooks", body)
+    assert created.status_code == 201, created.content
+    endpoint_id = created.json()["id"]
+    if verify:
+        verified = api.post(f"/account/webhooks/{endpoint_id}/verify")
+        assert verified.status_code == 200, verified.content
+    return WebhookEndpoint.objects.get(pk=endpoint_id)

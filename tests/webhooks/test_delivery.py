@@ -1,0 +1,434 @@
+"""Sending deliveries to real local receivers: headers, signatures, failures,
+retries, claims, the outbox, auto-disable."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import transaction
+from django.utils import timezone
+
+from tests.httpservers import HANG, Response, closed_port, redirect, serve
+from tests.webhooks.conftest import register
+from webhooks import signing
+from webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from webhooks.services import delivery as delivery_services
+from webhooks.services.events import emit_account_event
+from webhooks.services.retention import prune_deliveries
+
+
+def emit(persona, *, livemode=True, data=None):
+    return emit_account_event(
+        persona.account, livemode=livemode, event_type="quota.warning", data=data or {"percent": 80}
+    )
+
+
+@pytest.fixture
+def send(django_capture_on_commit_callbacks):
+    """Emits a quota.warning for the persona and runs the on-commit queueing (django-q2 sync mode)."""
+
+    def run(persona, **kwargs) -> Event:
+        with django_capture_on_commit_callbacks(execute=True):
+            return emit(persona, **kwargs)
+
+    return run
+
+
+def only_delivery_of(event, endpoint) -> Delivery:
+    return Delivery.objects.get(event=event, endpoint=endpoint)
+
+
+def only_delivery(endpoint) -> Delivery:
+    return Delivery.objects.exclude(event__type="webhook.verification").get(endpoint=endpoint)
+
+
+def test_a_delivery_carries_every_header_and_both_signatures_verify(pro, receiver, send):
+    endpoint = register(pro, receiver.url + "/hook")
+    event = send(pro)
+    request = receiver.wait_for_requests(2)[-1]
+    headers = request.header_dict
+    delivery = only_delivery(endpoint)
+    assert request.method == "POST"
+    assert headers["content-type"] == "application/json"
+    assert headers["user-agent"].startswith("AIPROD-Webhooks/")
+    assert headers["x-aiprod-event"] == "quota.warning"
+    assert headers["x-aiprod-delivery"] == delivery.id
+    assert headers["webhook-id"] == event.id
+    assert abs(int(headers["x-aiprod-timestamp"]) - timezone.now().timestamp()) < 60
+    payload = json.loads(request.body)
+    assert payload == {
+        "id": event.id, "event": "quota.warning", "created_at": payload["created_at"], "livemode": True,
+        "data": {"percent": 80},
+    }
+    assert payload["created_at"].endswith("Z")
+    # The guide's recipe on the raw body, "sha256=" stripped:
+    import hashlib
+    import hmac
+
+    expected = hmac.new(endpoint.secret.encode(), request.body, hashlib.sha256).hexdigest()
+    assert headers["x-aiprod-signature"] == "sha256=" + expected
+    signing.verify(endpoint.secret, request.body, headers)
+    assert delivery.status == "delivered" and delivery.response_code == 200 and delivery.attempt_count == 1
+
+
+def test_a_500_then_a_200_is_delivered_on_the_immediate_retry(pro, receiver, send):
+    endpoint = register(pro, receiver.url + "/hook")
+    answers = iter([500, 200])
+    receiver.routes["/hook"] = lambda request: next(answers)
+    send(pro)
+    delivery = only_delivery(endpoint)
+    assert delivery.status == "delivered" and delivery.attempt_count == 2
+    attempts = list(DeliveryAttempt.objects.filter(delivery=delivery).values_list("number", "status", "response_code", "error"))
+    assert attempts == [(1, "failed", 500, "500 Internal Server Error"), (2, "delivered", 200, "")]
+    bodies = [r.body for r in receiver.requests[1:]]
+    assert bodies[0] == bodies[1]  # the same bytes, the same event id, on every attempt
+
+
+def test_retries_follow_the_schedule_through_the_dispatcher(pro, receiver, send, settings):
+    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = [0, 300, 1800]
+    endpoint = register(pro, receiver.url + "/hook")
+    receiver.routes["/hook"] = 503
+    start = timezone.now()
+    send(pro)
+    delivery = only_delivery(endpoint)
+    assert delivery.attempt_count == 2 and delivery.status == "failed"
+    wait = (delivery.next_attempt_at - start).total_seconds()
+    assert 300 <= wait <= 300 * 1.1 + 5  # the 5-minute step, with at most 10 % jitter
+    assert delivery_services.dispatch_due()["queued"] == 0  # not due yet
+
+    receiver.routes["/hook"] = 200
+    with time_machine.travel(delivery.next_attempt_at + timedelta(seconds=1), tick=False):
+        assert delivery_services.dispatch_due()["queued"] == 1
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered" and delivery.attempt_count == 3
+
+
+def test_after_the_last_retry_the_delivery_stays_failed(pro, receiver, send, settings):
+    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = [0, 0]
+    endpoint = register(pro, receiver.url + "/hook")
+    receiver.routes["/hook"] = 502
+    send(pro)
+    delivery = only_delivery(endpoint)
+    assert delivery.attempt_count == 3 and delivery.status == "failed"
+    assert delivery.next_attempt_at is None and delivery.error == "502 Bad Gateway"
+
+
+def test_retry_after_on_429_postpones_the_retry_within_the_cap(pro, receiver, send, settings):
+    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = [0, 5]
+    settings.AIPROD_WEBHOOK_RETRY_AFTER_MAX = 600
+    endpoint = register(pro, receiver.url + "/hook")
+    receiver.routes["/hook"] = Response(status=429, headers={"Retry-After": "120"})
+    start = timezone.now()
+    send(pro)
+    delivery = only_delivery(endpoint)
+    assert delivery.attempt_count == 1  # the "immediately" step waited for Retry-After instead
+    assert 120 <= (delivery.next_attempt_at - start).total_seconds() < 130
+    receiver.routes["/hook"] = Response(status=503, headers={"Retry-After": "86400"})
+    with time_machine.travel(delivery.next_attempt_at + timedelta(seconds=1), tick=False):
+        delivery_services.dispatch_due()
+        delivery.refresh_from_db()
+        assert delivery.attempt_count == 2
+        assert (delivery.next_attempt_at - timezone.now()).total_seconds() == pytest.approx(600, abs=2)
+
+
+def test_redirects_are_not_followed(pro, receiver, send, settings):
+    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = []
+    endpoint = register(pro, receiver.url + "/hook")
+    receiver.routes["/hook"] = redirect("/elsewhere", status=301)
+    send(pro)
+    delivery = only_delivery(endpoint)
+    assert delivery.status == "failed" and delivery.response_code == 301
+    assert delivery.error == "Redirects are not followed (HTTP 301)"
+    assert [r.path for r in receiver.requests].count("/elsewhere") == 0
+
+
+def test_a_hanging_receiver_is_cut_at_the_timeout(pro, receiver, send, fast_webhooks):
+    fast_webhooks.AIPROD_WEBHOOK_RETRY_SCHEDULE = []
+    endpoint = register(pro, receiver.url + "/hook")
+    receiver.routes["/hook"] = Response(delay=HANG)
+    send(pro)
+    delivery = only_delivery(endpoint)
+    assert delivery.status == "failed" and delivery.error == "Response timeout"
+    assert delivery.response_code is None
+    assert delivery.next_attempt_at is None
+
+
+def test_a_hanging_receiver_holds_one_worker_per_backoff_window_not_one_per_event(
+    pro, receiver, send, fast_webhooks
+):
+    fast_webhooks.AIPROD_WEBHOOK_RETRY_SCHEDULE = [0, 5]
+    endpoint = register(pro, receiver.url + "/hook")
+    receiver.routes["/hook"] = Response(delay=HANG)
+    for _ in range(4):
+        send(pro)
+    assert len(receiver.requests) == 2  # the verification, then one timed-out attempt
+    deliveries = list(Delivery.objects.filter(endpoint=endpoint, event_type="quota.warning").order_by("created_at"))
+    endpoint.refresh_from_db()
+    assert endpoint.backoff_until is not None
+    assert [d.attempt_count for d in deliveries] == [1, 0, 0, 0]  # waiting is not an attempt
+    assert all(d.next_attempt_at == endpoint.backoff_until for d in deliveries[1:])
+    assert deliveries[0].error == "Response timeout"
+
+    receiver.routes["/hook"] = 200
+    with time_machine.travel(endpoint.backoff_until + timedelta(seconds=1), tick=False):
+        delivery_services.dispatch_due()
+    statuses = set(Delivery.objects.filter(endpoint=endpoint, event_type="quota.warning").values_list("status", flat=True))
+    assert statuses == {"delivered"}
+    endpoint.refresh_from_db()
+    assert endpoint.backoff_until is None and endpoint.failing_since is None
+
+
+def test_a_closed_port_is_connection_refused(pro, receiver, send, settings):
+    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = [0, 5]
+    endpoint = register(pro, receiver.url + "/hook")
+    with closed_port() as port:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url=f"http://127.0.0.1:{port}/hook")
+        send(pro)
+    delivery = only_delivery(endpoint)
+    assert delivery.status == "failed" and delivery.error == "Connection refused"
+    assert delivery.attempt_count == 2 and delivery.next_attempt_at is not None  # 5 s step: the dispatcher's
+
+
+@pytest.mark.parametrize("status, error", [(404, "404 Not Found"), (401, "401 Unauthorized"), (500, "500 Internal Server Error")])
+def test_http_errors_use_the_guides_wording_and_keep_the_response_body(pro, receiver, send, settings, status, error):
+    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = []
+    endpoint = register(pro, receiver.url + "/hook")
+    receiver.routes["/hook"] = (status, {}, b'{"error": "Invalid signature"}' + b"x" * 4000)
+    send(pro)
+    delivery = only_delivery(endpoint)
+    assert delivery.error == error and delivery.response_code == status
+    attempt = delivery.attempts.get()
+    assert attempt.response_body.startswith('{"error": "Invalid signature"}') and len(attempt.response_body) == 1024
+
+
+def test_410_gone_deactivates_the_endpoint_at_once_and_tells_the_others(pro, receiver, send):
+    gone = register(pro, receiver.url + "/hook")
+    with serve({"/other": 200}) as other_receiver:
+        other = register(pro, other_receiver.url + "/other")
+        receiver.routes["/hook"] = 410
+        send(pro)
+        delivery = only_delivery(gone)
+        assert delivery.attempt_count == 1 and delivery.next_attempt_at is None
+        gone.refresh_from_db()
+        assert gone.active is False and gone.disabled_reason == "The endpoint answered 410 Gone"
+        notices = [json.loads(r.body) for r in other_receiver.requests if r.header_dict["x-aiprod-event"] == "webhook.disabled"]
+        assert len(notices) == 1 and notices[0]["data"]["id"] == gone.id
+        assert not Delivery.objects.filter(endpoint=gone, event_type="webhook.disabled").exists()
+        assert Delivery.objects.get(endpoint=other, event_type="webhook.disabled").status == "delivered"
+
+
+def test_unverified_and_disabled_endpoints_get_a_skipped_delivery_with_the_reason(pro, receiver, send):
+    unverified = register(pro, receiver.url + "/hook", verify=False)
+    disabled = register(pro, receiver.url + "/hook")
+    pro.api.patch(f"/account/webhooks/{disabled.id}", {"active": False})
+    not_subscribed = register(pro, receiver.url + "/hook", events=["job.completed"])
+    send(pro)
+    skipped = only_delivery(unverified)
+    assert skipped.status == "skipped"
+    assert skipped.error == f"Endpoint is unverified: POST /account/webhooks/{unverified.id}/verify"
+    assert only_delivery(disabled).error.startswith("Endpoint is disabled: ")
+    assert not Delivery.objects.filter(endpoint=not_subscribed).exclude(event_type="webhook.verification").exists()
+    logs = pro.api.get(f"/account/webhooks/{unverified.id}?include_logs=true").json()["logs"]
+    assert logs[0]["status"] == "skipped" and logs[0]["error"] == skipped.error
+    assert len(receiver.requests) == 2  # the two verifications, no event
+
+
+def test_test_mode_endpoints_receive_test_mode_events_only(pro, receiver, send):
+    live = register(pro, receiver.url + "/hook")
+    test = register(pro, receiver.url + "/hook", test=True)
+    send(pro, livemode=False)
+    assert only_delivery(test).status == "delivered"
+    assert not Delivery.objects.filter(endpoint=live, event_type="quota.warning").exists()
+    assert json.loads(receiver.requests[-1].body)["livemode"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_change_sends_nothing(personas, receiver):
+    pro = personas("pro")
+    register(pro, receiver.url + "/hook")
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            emit(pro)
+            raise RuntimeError("the job change failed")
+    assert not Event.objects.filter(type="quota.warning").exists()
+    assert not Delivery.objects.filter(event_type="quota.warning").exists()
+    assert len(receiver.requests) == 1  # the verification only
+    with transaction.atomic():
+        emit(pro)
+        assert len(receiver.requests) == 1  # nothing leaves before the commit
+    receiver.wait_for_requests(2)
+
+
+def test_a_crash_between_commit_and_queueing_loses_nothing(pro, receiver):
+    endpoint = register(pro, receiver.url + "/hook")
+    emit(pro)  # the on-commit callback never runs here: as if the process died after COMMIT
+    delivery = only_delivery(endpoint)
+    assert delivery.status == "pending"
+    assert delivery_services.dispatch_due()["queued"] == 0  # its task may still be in the queue
+    with time_machine.travel(timezone.now() + timedelta(minutes=6), tick=False):
+        assert delivery_services.dispatch_due()["queued"] == 1
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered"
+
+
+def test_a_claim_left_by_a_killed_worker_is_sent_again_after_the_lease(pro, receiver):
+    endpoint = register(pro, receiver.url + "/hook")
+    emit(pro)
+    delivery = only_delivery(endpoint)
+    # A worker claims the delivery, POSTs it, and is killed before recording.
+    assert delivery_services.claim(delivery.id)
+    assert not delivery_services.claim(delivery.id)  # nobody else may send this attempt now
+    delivery.refresh_from_db()
+    from aiprod import outbound
+
+    body = delivery.event.body.encode()
+    outbound.post(endpoint.url, body, delivery_services.headers_for(delivery, body, endpoint.secret))
+    assert Delivery.objects.get(pk=delivery.pk).status == "sending"
+    assert delivery_services.dispatch_due()["queued"] == 0  # the lease still holds
+
+    with time_machine.travel(timezone.now() + delivery_services.lease() + timedelta(seconds=1), tick=False):
+        assert delivery_services.dispatch_due()["queued"] == 1
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered" and delivery.attempt_count == 2
+    first, second = receiver.requests[-2:]
+    # At least once: the receiver saw it twice and can dedupe on the event id.
+    assert json.loads(first.body)["id"] == json.loads(second.body)["id"] == delivery.event_id
+    assert first.header_dict["webhook-id"] == second.header_dict["webhook-id"]
+    assert first.header_dict["x-aiprod-delivery"] == second.header_dict["x-aiprod-delivery"]
+
+
+def test_a_stale_worker_cannot_overwrite_the_result_of_a_newer_attempt(pro, receiver):
+    endpoint = register(pro, receiver.url + "/hook")
+    emit(pro)
+    delivery = only_delivery(endpoint)
+    assert delivery_services.claim(delivery.id)
+    stale = Delivery.objects.select_related("event", "endpoint").get(pk=delivery.pk)
+    with time_machine.travel(timezone.now() + delivery_services.lease() + timedelta(seconds=1), tick=False):
+        assert delivery_services.attempt_delivery(delivery.id) == "delivered"
+    delivery_services._record(stale, delivery_services.Outcome("failed", error="Response timeout"))
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered" and delivery.attempt_count == 2
+    assert delivery.attempts.count() == 2  # both attempts are still in the log
+
+
+def test_a_job_url_target_with_a_private_address_fails_without_retries(pro, receiver, settings):
+    settings.AIPROD_ALLOW_INSECURE_URLS = False
+    event = emit(pro)
+    delivery = Delivery.objects.create(
+        event=event, account=pro.account, livemode=True, event_type=event.type, target="job_url",
+        url="https://127.0.0.1/hook", next_attempt_at=timezone.now(),
+    )
+    assert delivery_services.attempt_delivery(delivery.id) == "failed"
+    delivery.refresh_from_db()
+    assert delivery.error == "Webhook URL resolves to a private address" and delivery.next_attempt_at is None
+
+
+def test_redeliver_sends_a_delivery_again_with_a_fresh_schedule(
+    pro, receiver, send, settings, django_capture_on_commit_callbacks
+):
+    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = []
+    endpoint = register(pro, receiver.url + "/hook")
+    receiver.routes["/hook"] = 500
+    send(pro)
+    delivery = only_delivery(endpoint)
+    assert delivery.status == "failed"
+    receiver.routes["/hook"] = 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = pro.api.post(f"/account/webhooks/deliveries/{delivery.id}/redeliver")
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "pending"  # queued; answered before the send
+    delivery.refresh_from_db()
+    assert delivery.attempt_count == 2 and delivery.retry_base == 1
+    detail = pro.api.get(f"/account/webhooks/deliveries/{delivery.id}").json()
+    assert [a["status"] for a in detail["attempts"]] == ["failed", "delivered"]
+    assert detail["payload"]["id"] == delivery.event_id
+
+
+def test_recover_resends_every_failed_delivery_since_a_time(pro, receiver, django_capture_on_commit_callbacks, settings):
+    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = []
+    endpoint = register(pro, receiver.url + "/hook")
+    receiver.routes["/hook"] = 500
+    with time_machine.travel(timezone.now() - timedelta(hours=3), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            emit(pro, data={"n": "old"})
+    since = timezone.now() - timedelta(hours=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        emit(pro, data={"n": 1})
+        emit(pro, data={"n": 2})
+    receiver.routes["/hook"] = 200
+    before = len(receiver.requests)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = pro.api.post(f"/account/webhooks/{endpoint.id}/recover", {"since": since.isoformat()})
+    assert response.status_code == 202, response.content
+    assert response.json()["requeued"] == 2
+    resent = [json.loads(r.body)["data"]["n"] for r in receiver.requests[before:]]
+    assert sorted(resent) == [1, 2]
+    statuses = {d.event.body: d.status for d in Delivery.objects.filter(endpoint=endpoint, event_type="quota.warning")}
+    assert sorted(statuses.values()) == ["delivered", "delivered", "failed"]
+    bad = pro.api.post(f"/account/webhooks/{endpoint.id}/recover", {"since": "yesterday"})
+    assert bad.status_code == 400 and "ISO 8601" in bad.json()["details"]["since"][0]
+
+
+def test_an_endpoint_failing_every_delivery_for_five_days_is_disabled(
+    pro, receiver, send, settings, django_capture_on_commit_callbacks
+):
+    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = []
+    failing = register(pro, receiver.url + "/hook")
+    with serve({"/ok": 200}) as healthy_receiver:
+        healthy = register(pro, healthy_receiver.url + "/ok")
+        WebhookEndpoint.objects.filter(pk=healthy.pk).update(events=["webhook.disabled"])
+        receiver.routes["/hook"] = 500
+        start = timezone.now()
+        send(pro)
+        with time_machine.travel(start + timedelta(days=4, hours=23), tick=False):
+            send(pro)
+            failing.refresh_from_db()
+            assert failing.active is True and failing.failing_since is not None
+        with time_machine.travel(start + timedelta(days=5, minutes=1), tick=False):
+            with django_capture_on_commit_callbacks(execute=True):
+                assert delivery_services.dispatch_due()["disabled"] == 1
+        failing.refresh_from_db()
+        assert failing.active is False
+        assert failing.disabled_reason.startswith("Every delivery failed for 5 days")
+        notice = json.loads(healthy_receiver.requests[-1].body)
+        assert notice["event"] == "webhook.disabled" and notice["data"]["id"] == failing.id
+        assert notice["data"]["disabled_reason"] == failing.disabled_reason
+
+    # Re-enabling needs a new verification before events flow again.
+    with time_machine.travel(start + timedelta(days=5, minutes=2), tick=True):
+        reenabled = pro.api.patch(f"/account/webhooks/{failing.id}", {"active": True}).json()
+        assert reenabled["status"] == "unverified" and reenabled["active"] is True
+        receiver.routes["/hook"] = 200
+        assert only_delivery_of(send(pro), failing).status == "skipped"
+        assert pro.api.post(f"/account/webhooks/{failing.id}/verify").status_code == 200
+        assert only_delivery_of(send(pro), failing).status == "delivered"
+
+
+def test_a_success_resets_the_failure_streak(pro, receiver, send, settings):
+    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = []
+    endpoint = register(pro, receiver.url + "/hook")
+    receiver.routes["/hook"] = 500
+    start = timezone.now()
+    send(pro)
+    with time_machine.travel(start + timedelta(days=3), tick=False):
+        receiver.routes["/hook"] = 200
+        send(pro)
+    with time_machine.travel(start + timedelta(days=6), tick=False):
+        receiver.routes["/hook"] = 500
+        send(pro)
+        assert delivery_services.dispatch_due()["disabled"] == 0
+    endpoint.refresh_from_db()
+    assert endpoint.active is True
+
+
+def test_prune_deletes_old_events_with_their_deliveries_and_attempts(pro, receiver, send):
+    register(pro, receiver.url + "/hook")
+    with time_machine.travel(timezone.now() - timedelta(days=40), tick=False):
+        send(pro)
+    send(pro)
+    assert prune_deliveries(timedelta(days=30)) == 1
+    assert Event.objects.filter(type="quota.warning").count() == 1
+    assert DeliveryAttempt.objects.filter(delivery__event_type="quota.warning").count() == 1

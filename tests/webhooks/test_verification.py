@@ -1,0 +1,127 @@
+"""POST .../verify, .../test and .../rotate-secret against real receivers."""
+
+import json
+
+import pytest
+
+from tests.httpservers import HANG, Response, closed_port
+from tests.webhooks.conftest import register
+from webhooks import signing
+from webhooks.models import SUBSCRIBABLE_EVENTS, Delivery
+
+
+def test_verify_sends_a_signed_challenge_and_a_2xx_makes_the_endpoint_verified(pro, receiver):
+    endpoint = register(pro, receiver.url + "/hook", verify=False)
+    receiver.routes["/hook"] = 202
+    response = pro.api.post(f"/account/webhooks/{endpoint.id}/verify")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "verified" and body["verified_at"]
+    assert body["verification"]["result"] == "verified"
+    assert "202" in body["verification"]["message"]
+    request = receiver.last_request
+    payload = json.loads(request.body)
+    assert payload["event"] == "webhook.verification" and request.header_dict["x-aiprod-event"] == "webhook.verification"
+    assert len(payload["data"]["challenge"]) >= 24 and payload["data"]["webhook_id"] == endpoint.id
+    signing.verify(endpoint.secret, request.body, request.header_dict)
+
+
+def test_each_verification_has_a_new_challenge(pro, receiver):
+    endpoint = register(pro, receiver.url + "/hook")
+    pro.api.post(f"/account/webhooks/{endpoint.id}/verify")
+    first, second = (json.loads(r.body)["data"]["challenge"] for r in receiver.requests)
+    assert first != second
+
+
+@pytest.mark.parametrize(
+    "route, said",
+    [(404, "404 Not Found"), (500, "500 Internal Server Error"), (Response(status=302, headers={"Location": "/x"}), "Redirects are not followed (HTTP 302)")],
+)
+def test_a_failed_verification_is_422_and_says_what_the_endpoint_answered(pro, receiver, route, said):
+    endpoint = register(pro, receiver.url + "/hook", verify=False)
+    receiver.routes["/hook"] = route
+    response = pro.api.post(f"/account/webhooks/{endpoint.id}/verify")
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "VERIFICATION_FAILED"
+    assert said in body["message"] and endpoint.url in body["message"]
+    assert pro.api.get(f"/account/webhooks/{endpoint.id}").json()["status"] == "unverified"
+    assert len(receiver.requests) == 1  # verification is one attempt, never retried
+
+
+def test_verifying_a_dead_endpoint_reports_the_connection_error(pro, receiver, fast_webhooks):
+    endpoint = register(pro, receiver.url + "/hook", verify=False)
+    with closed_port() as port:
+        pro.api.patch(f"/account/webhooks/{endpoint.id}", {"url": f"http://127.0.0.1:{port}/hook"})
+        refused = pro.api.post(f"/account/webhooks/{endpoint.id}/verify").json()
+    assert "Connection refused" in refused["message"]
+    pro.api.patch(f"/account/webhooks/{endpoint.id}", {"url": receiver.url + "/hook"})
+    receiver.routes["/hook"] = Response(delay=HANG)
+    slow = pro.api.post(f"/account/webhooks/{endpoint.id}/verify").json()
+    assert "Response timeout" in slow["message"] and "within 1s" in slow["message"]
+
+
+def test_a_failed_reverification_keeps_a_verified_endpoint_verified(pro, receiver):
+    endpoint = register(pro, receiver.url + "/hook")
+    receiver.routes["/hook"] = 503
+    assert pro.api.post(f"/account/webhooks/{endpoint.id}/verify").status_code == 422
+    assert pro.api.get(f"/account/webhooks/{endpoint.id}").json()["status"] == "verified"
+
+
+@pytest.mark.parametrize("event", SUBSCRIBABLE_EVENTS)
+def test_test_sends_a_sample_event_to_that_endpoint_only(pro, receiver, event):
+    endpoint = register(pro, receiver.url + "/hook", verify=False)
+    receiver.routes["/other"] = 200
+    register(pro, receiver.url + "/other")
+    before = len(receiver.requests)
+    response = pro.api.post(f"/account/webhooks/{endpoint.id}/test", {"event": event})
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "delivered" and response.json()["event"] == event
+    sent = receiver.requests[before:]
+    assert [r.path for r in sent] == ["/hook"]
+    payload = json.loads(sent[0].body)
+    assert payload["event"] == event and payload["data"]["sample"] is True
+    assert payload["id"].startswith("evt_") and payload["livemode"] is True
+    if event.startswith("job."):
+        assert payload["data"]["object"] == "job" and payload["data"]["status"] == event.split(".")[1]
+    signing.verify(endpoint.secret, sent[0].body, sent[0].header_dict)
+
+
+def test_test_defaults_to_job_completed_and_reports_a_failure(pro, receiver):
+    endpoint = register(pro, receiver.url + "/hook")
+    receiver.routes["/hook"] = 500
+    response = pro.api.post(f"/account/webhooks/{endpoint.id}/test", {})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["event"] == "job.completed"
+    assert body["status"] == "failed" and body["response_code"] == 500 and body["error"] == "500 Internal Server Error"
+    assert pro.api.post(f"/account/webhooks/{endpoint.id}/test", {"event": "job.exploded"}).status_code == 400
+
+
+def test_after_rotate_secret_the_old_secret_no_longer_verifies(pro, receiver):
+    endpoint = register(pro, receiver.url + "/hook")
+    old_secret = endpoint.secret
+    new_secret = pro.api.post(f"/account/webhooks/{endpoint.id}/rotate-secret").json()["secret"]
+    pro.api.post(f"/account/webhooks/{endpoint.id}/test", {})
+    request = receiver.last_request
+    signing.verify(new_secret, request.body, request.header_dict)
+    with pytest.raises(signing.SignatureError):
+        signing.verify(old_secret, request.body, request.header_dict)
+
+
+def test_a_pending_retry_is_signed_with_the_secret_current_when_it_is_sent(pro, receiver, settings, django_capture_on_commit_callbacks):
+    from webhooks.services import delivery as delivery_services
+    from webhooks.services.events import emit_account_event
+
+    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = [0, 0]
+    endpoint = register(pro, receiver.url + "/hook")
+    receiver.routes["/hook"] = 500
+    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = []
+    with django_capture_on_commit_callbacks(execute=True):
+        emit_account_event(pro.account, livemode=True, event_type="quota.warning", data={})
+    delivery = Delivery.objects.get(endpoint=endpoint, event_type="quota.warning")
+    new_secret = pro.api.post(f"/account/webhooks/{endpoint.id}/rotate-secret").json()["secret"]
+    receiver.routes["/hook"] = 200
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery_services.redeliver(delivery)
+    signing.verify(new_secret, receiver.last_request.body, receiver.last_request.header_dict)

@@ -1,0 +1,130 @@
+"""HTTP shapes of webhook endpoints, deliveries and their inputs."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from rest_framework import serializers
+
+from aiprod.fields import StrictBooleanField, StrictChoiceField, StrictCharField, StrictListField, StrictSerializer
+from aiprod.timefmt import iso
+from webhooks.models import SUBSCRIBABLE_EVENTS, DeliveryStatus
+
+# The API shows a claimed (in-flight) delivery as pending.
+_PUBLIC_STATUS = {DeliveryStatus.SENDING: DeliveryStatus.PENDING}
+
+
+def endpoint_data(endpoint, *, include_secret: bool = False, logs=None) -> dict:
+    data = {
+        "id": endpoint.id,
+        "object": "webhook_endpoint",
+        "url": endpoint.url,
+        "events": list(endpoint.events),
+        "status": endpoint.status,
+        "active": endpoint.active,
+        "disabled_reason": endpoint.disabled_reason or None,
+        "livemode": endpoint.livemode,
+        "created_at": iso(endpoint.created_at),
+        "verified_at": iso(endpoint.verified_at),
+    }
+    if include_secret:
+        data["secret"] = endpoint.secret
+    if logs is not None:
+        data["logs"] = [delivery_log_data(d) for d in logs]
+    return data
+
+
+def delivery_log_data(delivery) -> dict:
+    """One entry of ``logs`` (the guide's fields first)."""
+    return {
+        "id": delivery.id,
+        "timestamp": iso(delivery.last_attempt_at or delivery.created_at),
+        "event": delivery.event_type,
+        "status": _PUBLIC_STATUS.get(delivery.status, delivery.status),
+        "response_code": delivery.response_code,
+        "error": delivery.error or None,
+        "attempt": delivery.attempt_count,
+        "duration_ms": delivery.duration_ms,
+        "event_id": delivery.event_id,
+        "url": delivery.url,
+        "next_attempt_at": iso(delivery.next_attempt_at),
+    }
+
+
+def attempt_data(attempt) -> dict:
+    return {
+        "attempt": attempt.number,
+        "timestamp": iso(attempt.created_at),
+        "url": attempt.url,
+        "status": attempt.status,
+        "response_code": attempt.response_code,
+        "error": attempt.error or None,
+        "duration_ms": attempt.duration_ms,
+        "response_body": attempt.response_body,
+    }
+
+
+def delivery_data(delivery, attempts) -> dict:
+    """GET /account/webhooks/deliveries/{id}: the delivery, its payload and every attempt."""
+    return {
+        **delivery_log_data(delivery),
+        "object": "webhook_delivery",
+        "webhook_id": delivery.endpoint_id,
+        "target": delivery.target,
+        "livemode": delivery.livemode,
+        "created_at": iso(delivery.created_at),
+        "delivered_at": iso(delivery.delivered_at),
+        "payload": json.loads(delivery.event.body),
+        "attempts": [attempt_data(a) for a in attempts],
+    }
+
+
+def secret_data(row) -> dict:
+    return {
+        "object": "webhook_secret",
+        "secret": row.secret,
+        "livemode": row.livemode,
+        "created_at": iso(row.created_at),
+        "rotated_at": iso(row.rotated_at),
+    }
+
+
+class EventsField(StrictListField):
+    def __init__(self, **kwargs):
+        super().__init__(child=StrictChoiceField(choices=SUBSCRIBABLE_EVENTS), allow_empty=False, **kwargs)
+
+
+class EndpointCreateInput(StrictSerializer):
+    url = StrictCharField(max_length=2048)
+    events = EventsField(required=False)
+
+
+class EndpointUpdateInput(StrictSerializer):
+    url = StrictCharField(max_length=2048, required=False)
+    events = EventsField(required=False)
+    active = StrictBooleanField(required=False)
+
+
+class TestEventInput(StrictSerializer):
+    event = StrictChoiceField(choices=SUBSCRIBABLE_EVENTS, required=False, default="job.completed")
+
+
+class IsoDateTimeField(serializers.Field):
+    default_error_messages = {"invalid": "Expected an ISO 8601 timestamp, e.g. 2026-02-04T10:00:00Z"}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            value = datetime.fromisoformat(data.strip())
+        except ValueError:
+            self.fail("invalid")
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+    def to_representation(self, value):
+        return iso(value)
+
+
+class RecoverInput(StrictSerializer):
+    since = IsoDateTimeField()

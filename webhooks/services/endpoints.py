@@ -1,0 +1,185 @@
+"""Registered webhook endpoints and secrets: create, change, delete, rotate,
+deactivate and re-enable (SPEC §10)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from aiprod import outbound
+from aiprod.errors import ApplicationError, ValidationFailed
+from aiprod.timefmt import iso
+from webhooks.models import SUBSCRIBABLE_EVENTS, DefaultSecret, EndpointStatus, WebhookEndpoint
+from webhooks.signing import new_secret
+
+GONE_REASON = "The endpoint answered 410 Gone"
+MANUAL_REASON = "Deactivated with PATCH active: false"
+
+
+def _max_endpoints() -> int:
+    return int(getattr(settings, "AIPROD_WEBHOOK_MAX_ENDPOINTS", 20))
+
+
+def disable_after() -> timedelta:
+    return timedelta(days=float(getattr(settings, "AIPROD_WEBHOOK_DISABLE_AFTER_DAYS", 5)))
+
+
+def check_endpoint_url(url: str) -> str:
+    """The URL, or a 400 when it is not an http(s) URL at all, or a 422
+    INVALID_URL when it is one we refuse to call (not HTTPS, private or
+    unresolvable address: SPEC §9)."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname or len(url) > 2048:
+        raise ValidationFailed({"url": ["Must be a valid HTTPS URL"]})
+    try:
+        outbound.check_url(url, label="Webhook URL")
+    except outbound.OutboundError as exc:
+        raise ApplicationError(422, "INVALID_URL", exc.message) from None
+    return url
+
+
+def _events(events: list[str] | None) -> list[str]:
+    if not events:
+        return list(SUBSCRIBABLE_EVENTS)
+    return list(dict.fromkeys(events))  # de-duplicated, order kept
+
+
+def create_endpoint(account, *, livemode: bool, url: str, events: list[str] | None = None) -> WebhookEndpoint:
+    """Registers an unverified endpoint with a fresh secret (events default: all).
+
+    Raises 400/422 on a bad URL, 422 WEBHOOK_LIMIT_REACHED past the per-environment cap.
+    """
+    url = check_endpoint_url(url)
+    limit = _max_endpoints()
+    if WebhookEndpoint.objects.filter(account=account, livemode=livemode).count() >= limit:
+        raise ApplicationError(
+            422,
+            "WEBHOOK_LIMIT_REACHED",
+            f"An account can register at most {limit} webhook endpoints per environment. Delete one first",
+        )
+    return WebhookEndpoint.objects.create(
+        account=account, livemode=livemode, url=url, events=_events(events), secret=new_secret()
+    )
+
+
+def update_endpoint(endpoint: WebhookEndpoint, *, url=None, events=None, active=None) -> WebhookEndpoint:
+    """PATCH semantics. A new URL, or re-enabling, makes the endpoint
+    unverified: it must be verified again before it receives events."""
+    changes: dict = {}
+    if url is not None and url.strip() != endpoint.url:
+        changes.update(url=check_endpoint_url(url), status=EndpointStatus.UNVERIFIED, verified_at=None)
+    if events is not None:
+        changes["events"] = _events(events)
+    if active is True and not endpoint.active:
+        changes.update(
+            active=True, disabled_reason="", failing_since=None, status=EndpointStatus.UNVERIFIED, verified_at=None
+        )
+    elif active is False and endpoint.active:
+        changes.update(active=False, disabled_reason=MANUAL_REASON)
+    if changes:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(**changes, updated_at=timezone.now())
+        endpoint.refresh_from_db()
+    return endpoint
+
+
+def delete_endpoint(endpoint: WebhookEndpoint) -> None:
+    """Deletes the endpoint; its deliveries stay in the logs (endpoint set to null)."""
+    endpoint.delete()
+
+
+def rotate_secret(endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """A new secret at once: the old one signs nothing from now on, pending
+    retries included (every attempt is signed when it is sent)."""
+    endpoint.secret = new_secret()
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret=endpoint.secret, updated_at=timezone.now())
+    return endpoint
+
+
+def default_secret(account_id: str, livemode: bool) -> DefaultSecret:
+    """The secret for jobs' own webhook_url, created on first use (race-safe:
+    a unique constraint and ON CONFLICT DO NOTHING)."""
+    found = DefaultSecret.objects.filter(account_id=account_id, livemode=livemode).first()
+    if found is None:
+        DefaultSecret.objects.bulk_create(
+            [DefaultSecret(account_id=account_id, livemode=livemode, secret=new_secret())], ignore_conflicts=True
+        )
+        found = DefaultSecret.objects.get(account_id=account_id, livemode=livemode)
+    return found
+
+
+def rotate_default_secret(account_id: str, livemode: bool) -> DefaultSecret:
+    row = default_secret(account_id, livemode)
+    row.secret, row.rotated_at = new_secret(), timezone.now()
+    DefaultSecret.objects.filter(pk=row.pk).update(secret=row.secret, rotated_at=row.rotated_at)
+    return row
+
+
+def mark_verified(endpoint: WebhookEndpoint) -> None:
+    now = timezone.now()
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(status=EndpointStatus.VERIFIED, verified_at=now, updated_at=now)
+    endpoint.status, endpoint.verified_at = EndpointStatus.VERIFIED, now
+
+
+def record_outcome(endpoint_id: str, *, succeeded: bool, at) -> None:
+    """Tracks the current run of failures (auto-disable needs its start)."""
+    rows = WebhookEndpoint.objects.filter(pk=endpoint_id)
+    if succeeded:
+        rows.filter(failing_since__isnull=False).update(failing_since=None)
+    else:
+        rows.filter(failing_since__isnull=True).update(failing_since=at)
+
+
+def deactivate(endpoint_id: str, reason: str) -> bool:
+    """Turns an active endpoint off and tells the account's other endpoints
+    (a webhook.disabled event). False when it was already inactive: the
+    conditional update makes sure only one caller sends the event."""
+    from webhooks.serializers import endpoint_data
+    from webhooks.services.events import emit_account_event
+
+    with transaction.atomic():
+        if not WebhookEndpoint.objects.filter(pk=endpoint_id, active=True).update(
+            active=False, disabled_reason=reason[:500], updated_at=timezone.now()
+        ):
+            return False
+        endpoint = WebhookEndpoint.objects.select_related("account").get(pk=endpoint_id)
+        emit_account_event(
+            endpoint.account,
+            livemode=endpoint.livemode,
+            event_type="webhook.disabled",
+            data=endpoint_data(endpoint),
+            exclude_endpoint_ids=[endpoint.id],
+        )
+    return True
+
+
+def disable_if_failing(endpoint_id: str, now=None) -> bool:
+    """Deactivates the endpoint when every delivery has failed for 5 days
+    (the first failure of the current run is older than that)."""
+    now = now or timezone.now()
+    endpoint = WebhookEndpoint.objects.filter(
+        pk=endpoint_id, active=True, failing_since__lte=now - disable_after()
+    ).first()
+    if endpoint is None:
+        return False
+    days = disable_after().days or disable_after().total_seconds() / 86400
+    return deactivate(
+        endpoint.id, f"Every delivery failed for {days:g} days (since {iso(endpoint.failing_since)})"
+    )
+
+
+def disable_failing_endpoints(now=None) -> int:
+    """The dispatcher's sweep: auto-disables every endpoint past the limit."""
+    now = now or timezone.now()
+    ids = WebhookEndpoint.objects.filter(active=True, failing_since__lte=now - disable_after()).values_list(
+        "pk", flat=True
+    )
+    return sum(disable_if_failing(pk, now) for pk in list(ids))

@@ -1,0 +1,13 @@
+"""django-q2 entry points (thin: one service call each)."""
+
+from webhooks.services import delivery
+
+
+def deliver(delivery_id: str) -> str | None:
+    """One attempt of one delivery (queued on commit, by retries, by the dispatcher)."""
+    return delivery.attempt_delivery(delivery_id)
+
+
+def dispatch() -> dict:
+    """Every minute (Schedule "webhooks.dispatch", created by a migration)."""
+    return delivery.dispatch_due()
