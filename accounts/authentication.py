@@ -9,20 +9,17 @@ keys cannot be guessed at speed.
 from __future__ import annotations
 
 import hmac
-import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from django_ratelimit.core import get_usage
 from rest_framework.authentication import BaseAuthentication
 
 from accounts.client_ip import client_ip
 from accounts.keys import environment_of, hash_key
 from accounts.models import ApiKey
 from aiprod.errors import WWW_AUTHENTICATE, ApplicationError, retry_after_seconds
-
-logger = logging.getLogger(__name__)
+from quotas.ratelimit import cache_usage
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -54,17 +51,15 @@ def _raw_credentials(request) -> str:
 
 
 def _auth_failure_usage(request, increment: bool):
-    try:
-        return get_usage(
-            request,
-            group="auth-failures",
-            key=lambda group, req: client_ip(req) or "unknown",
-            rate=settings.AIPROD_AUTH_FAILURE_LIMIT,
-            increment=increment,
-        )
-    except Exception:  # the cache is down: fail open, authentication still decides
-        logger.warning("auth-failure limiter unavailable", exc_info=True)
-        return None
+    # Shares the rate limiter's breaker: with the cache down this fails open
+    # (None) at once instead of waiting on it for every request.
+    return cache_usage(
+        request,
+        group="auth-failures",
+        key=lambda group, req: client_ip(req) or "unknown",
+        rate=settings.AIPROD_AUTH_FAILURE_LIMIT,
+        increment=increment,
+    )
 
 
 def _refuse_if_guessing(request) -> None:

@@ -10,9 +10,10 @@ from aiprod.parsers import CurlFriendlyFormParser, StrictJSONParser
 
 class ApiView(APIView):
     authentication_classes = [ApiKeyAuthentication]
-    # Order matters: who you are, whether you may be here at all, how fast,
-    # then what this key may do.
-    permission_classes = [AccountActive, IpAllowed, WithinRateLimit, HasScope, HasTier]
+    # Order matters: who you are, how fast (so every authenticated answer,
+    # refusals included, counts and carries the rate headers), whether you
+    # may be here at all, then what this key may do.
+    permission_classes = [WithinRateLimit, AccountActive, IpAllowed, HasScope, HasTier]
     parser_classes = [StrictJSONParser, CurlFriendlyFormParser]
     required_scopes: dict[str, str] | str | None = None
     required_tier: str | None = None

@@ -117,5 +117,6 @@ def verify(
             raise SignatureError("Signature mismatch")
     if ours is not None:
         _check_timestamp(lower.get("x-aiprod-timestamp"), tolerance, now)
-        if not hmac.compare_digest(aiprod_signature(secret, body).encode("ascii"), ours.strip().encode("ascii", "replace")):
+        expected = aiprod_signature(secret, body).encode("ascii")
+        if not hmac.compare_digest(expected, ours.strip().encode("ascii", "replace")):
             raise SignatureError("Signature mismatch")

@@ -1,11 +1,11 @@
 """django-q2 entry points (thin: one service call each)."""
 
-from webhooks.services import delivery
+from webhooks.services import attempts, delivery
 
 
 def deliver(delivery_id: str) -> str | None:
     """One attempt of one delivery (queued on commit, by retries, by the dispatcher)."""
-    return delivery.attempt_delivery(delivery_id)
+    return attempts.attempt_delivery(delivery_id)
 
 
 def dispatch() -> dict:

@@ -9,7 +9,6 @@ test here is skipped with a message that says how to get them.
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 

@@ -87,3 +87,22 @@ def test_the_overview_lists_recent_failures(customer):
     html = customer.client.get("/dashboard/").content.decode()
     assert "went-wrong" in html
     assert "/account/api-keys/key_missing" in html
+
+
+def test_a_completed_job_links_its_signed_output(customer):
+    job = make_job(customer.account, status="completed", output_file="outputs/x.txt", output={"chars": 3})
+    html = customer.client.get(f"/dashboard/jobs/{job.id}").content.decode()
+    assert f"/jobs/{job.id}/output?token=" in html
+    assert "Download output" in html
+
+
+def test_the_timeline_links_a_jobs_webhook_deliveries(customer, settings):
+    from tests.httpservers import serve
+    from webhooks.services.events import emit_job_event
+
+    settings.AIPROD_WEBHOOK_TIMEOUT = 2
+    with serve({"/hook": 200}) as receiver:
+        job = make_job(customer.account, webhook_url=receiver.url + "/hook")
+        emit_job_event(job, "job.failed")
+        html = customer.client.get(f"/dashboard/jobs/{job.id}").content.decode()
+    assert "/dashboard/webhooks/deliveries/dlv_" in html

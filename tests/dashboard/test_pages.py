@@ -102,3 +102,9 @@ def test_a_suspended_account_can_look_but_not_change(customers):
                                                              "scopes": ["jobs.read"], "expires_in_days": "30"})
     assert response.status_code == 302
     assert suspended.account.api_keys.filter(name="x").count() == 0
+
+
+def test_a_suspended_account_can_still_switch_mode(customers):
+    suspended = customers("pro", suspended=True)
+    suspended.client.post("/dashboard/mode", {"mode": "test"})
+    assert "Test mode" in suspended.client.get("/dashboard/keys").content.decode()

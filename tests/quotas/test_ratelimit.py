@@ -65,6 +65,20 @@ def test_a_422_carries_the_rate_headers(pro):
     assert_rate_headers(response, 100)
 
 
+def test_a_quota_exceeded_create_carries_the_rate_headers_and_the_guides_message(free):
+    from quotas.models import MonthlyUsage
+    from quotas.services import month_start
+    from tests.httpservers import serve
+
+    MonthlyUsage.objects.create(account=free.account, month=month_start(), jobs_count=100)
+    with serve({"/a.txt": (200, {"Content-Type": "text/plain"}, b"hi")}) as srv:
+        response = free.api.post("/jobs", {"name": "one too many", "input_url": srv.url + "/a.txt"})
+    assert response.status_code == 422
+    assert response.json()["code"] == "QUOTA_EXCEEDED"
+    assert response.json()["message"] == "Monthly job limit (100) exceeded. Upgrade to Pro for 10,000/month."
+    assert_rate_headers(response, 10)
+
+
 def test_remaining_counts_down_within_one_window(fast):
     responses = burst(lambda: fast.api.get(USAGE), 3)
     assert [r.status_code for r in responses] == [200, 200, 200]

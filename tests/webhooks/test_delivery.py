@@ -15,6 +15,7 @@ from tests.httpservers import HANG, Response, closed_port, redirect, serve
 from tests.webhooks.conftest import register
 from webhooks import signing
 from webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from webhooks.services import attempts
 from webhooks.services import delivery as delivery_services
 from webhooks.services.events import emit_account_event
 from webhooks.services.retention import prune_deliveries
@@ -192,7 +193,9 @@ def test_a_closed_port_is_connection_refused(pro, receiver, send, settings):
     assert delivery.attempt_count == 2 and delivery.next_attempt_at is not None  # 5 s step: the dispatcher's
 
 
-@pytest.mark.parametrize("status, error", [(404, "404 Not Found"), (401, "401 Unauthorized"), (500, "500 Internal Server Error")])
+@pytest.mark.parametrize(
+    "status, error", [(404, "404 Not Found"), (401, "401 Unauthorized"), (500, "500 Internal Server Error")]
+)
 def test_http_errors_use_the_guides_wording_and_keep_the_response_body(pro, receiver, send, settings, status, error):
     settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = []
     endpoint = register(pro, receiver.url + "/hook")
@@ -308,7 +311,7 @@ def test_a_stale_worker_cannot_overwrite_the_result_of_a_newer_attempt(pro, rece
     stale = Delivery.objects.select_related("event", "endpoint").get(pk=delivery.pk)
     with time_machine.travel(timezone.now() + delivery_services.lease() + timedelta(seconds=1), tick=False):
         assert delivery_services.attempt_delivery(delivery.id) == "delivered"
-    delivery_services._record(stale, delivery_services.Outcome("failed", error="Response timeout"))
+    attempts._record(stale, attempts.Outcome("failed", error="Response timeout"))
     delivery.refresh_from_db()
     assert delivery.status == "delivered" and delivery.attempt_count == 2
     assert delivery.attempts.count() == 2  # both attempts are still in the log
@@ -432,3 +435,30 @@ def test_prune_deletes_old_events_with_their_deliveries_and_attempts(pro, receiv
     assert prune_deliveries(timedelta(days=30)) == 1
     assert Event.objects.filter(type="quota.warning").count() == 1
     assert DeliveryAttempt.objects.filter(delivery__event_type="quota.warning").count() == 1
+
+
+@pytest.fixture
+def tls_pair(tmp_path):
+    from tests.httpservers import TLS_UNAVAILABLE_REASON, self_signed_cert
+
+    pair = self_signed_cert(tmp_path)
+    if pair is None:
+        pytest.skip(TLS_UNAVAILABLE_REASON)
+    return pair
+
+
+def test_an_untrusted_certificate_is_an_ssl_certificate_error_and_a_trusted_one_delivers(
+    pro, receiver, send, settings, tls_pair
+):
+    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = []
+    endpoint = register(pro, receiver.url + "/hook")
+    with serve({"/hook": 200}, tls=tls_pair) as https_receiver:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url=https_receiver.url_for("/hook", host="localhost"))
+        send(pro)
+        assert only_delivery(endpoint).error == "SSL certificate error"
+        settings.AIPROD_OUTBOUND_CA_BUNDLE = tls_pair[0]
+        event = send(pro)
+        delivered = Delivery.objects.get(event=event, endpoint=endpoint)
+        assert delivered.status == "delivered"
+        request = https_receiver.last_request
+        signing.verify(endpoint.secret, request.body, request.header_dict)

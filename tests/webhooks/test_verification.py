@@ -35,7 +35,11 @@ def test_each_verification_has_a_new_challenge(pro, receiver):
 
 @pytest.mark.parametrize(
     "route, said",
-    [(404, "404 Not Found"), (500, "500 Internal Server Error"), (Response(status=302, headers={"Location": "/x"}), "Redirects are not followed (HTTP 302)")],
+    [
+        (404, "404 Not Found"),
+        (500, "500 Internal Server Error"),
+        (Response(status=302, headers={"Location": "/x"}), "Redirects are not followed (HTTP 302)"),
+    ],
 )
 def test_a_failed_verification_is_422_and_says_what_the_endpoint_answered(pro, receiver, route, said):
     endpoint = register(pro, receiver.url + "/hook", verify=False)
@@ -109,19 +113,28 @@ def test_after_rotate_secret_the_old_secret_no_longer_verifies(pro, receiver):
         signing.verify(old_secret, request.body, request.header_dict)
 
 
-def test_a_pending_retry_is_signed_with_the_secret_current_when_it_is_sent(pro, receiver, settings, django_capture_on_commit_callbacks):
+def test_a_pending_retry_is_signed_with_the_secret_current_when_it_is_sent(
+    pro, receiver, settings, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    import time_machine
+
     from webhooks.services import delivery as delivery_services
     from webhooks.services.events import emit_account_event
 
-    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = [0, 0]
+    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = [300]
     endpoint = register(pro, receiver.url + "/hook")
     receiver.routes["/hook"] = 500
-    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = []
     with django_capture_on_commit_callbacks(execute=True):
         emit_account_event(pro.account, livemode=True, event_type="quota.warning", data={})
     delivery = Delivery.objects.get(endpoint=endpoint, event_type="quota.warning")
+    assert delivery.status == "failed" and delivery.next_attempt_at is not None
     new_secret = pro.api.post(f"/account/webhooks/{endpoint.id}/rotate-secret").json()["secret"]
     receiver.routes["/hook"] = 200
-    with django_capture_on_commit_callbacks(execute=True):
-        delivery_services.redeliver(delivery)
-    signing.verify(new_secret, receiver.last_request.body, receiver.last_request.header_dict)
+    with time_machine.travel(delivery.next_attempt_at + timedelta(seconds=1), tick=False):
+        delivery_services.dispatch_due()
+        request = receiver.last_request
+        signing.verify(new_secret, request.body, request.header_dict)
+        with pytest.raises(signing.SignatureError):
+            signing.verify(endpoint.secret, request.body, request.header_dict)

@@ -17,3 +17,12 @@ document.addEventListener("click", function (event) {
     done(document.execCommand("copy"));
   }
 });
+
+// On narrow screens the section nav scrolls sideways: keep the current section in view.
+document.addEventListener("DOMContentLoaded", function () {
+  var current = document.querySelector(".sidenav [aria-current=page]");
+  var nav = current && current.closest(".sidenav");
+  if (nav && nav.scrollWidth > nav.clientWidth) {
+    nav.scrollLeft = current.offsetLeft - (nav.clientWidth - current.offsetWidth) / 2;
+  }
+});
