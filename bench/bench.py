@@ -132,7 +132,8 @@ def gunicorn(workers: int = GUNICORN_WORKERS):
     port = free_port()
     proc = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "aiprod.wsgi:application", "-b", f"127.0.0.1:{port}",
-         "-w", str(workers), "--worker-class", "sync", "--log-level", "warning", "--timeout", "120"],
+         "-w", str(workers), "--worker-class", "sync", "--log-level", "warning", "--timeout", "120",
+         "--no-control-socket"],
         cwd=ROOT, env=ENV,
     )
     base = f"http://127.0.0.1:{port}"

@@ -28,7 +28,7 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 .venv/bin/gunicorn aiprod.wsgi:application --bind "${BIND:-127.0.0.1:8000}" \
-  --workers "$workers" --threads "$threads" --timeout 60 --access-logfile - &
+  --workers "$workers" --threads "$threads" --timeout 60 --access-logfile - --no-control-socket &
 pids+=($!)
 $PY manage.py qcluster &
 pids+=($!)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import django
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from aiprod.ops.maintenance import current_state
@@ -196,13 +196,14 @@ def database_reading() -> dict:
         return reading
     reading["latency_ms"] = latency
     try:
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                reading["connection_pool_active"], reading["connection_pool_available"] = _postgres_pool(cursor)
-                reading["replication"], reading["replication_lag_ms"] = _postgres_replication(cursor)
-        else:
-            reading["replication"], reading["replication_lag_ms"] = "none", 0.0
-        reading["backup_age_hours"] = backup_age_hours()
+        with transaction.atomic():  # a savepoint when inside a transaction
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    reading["connection_pool_active"], reading["connection_pool_available"] = _postgres_pool(cursor)
+                    reading["replication"], reading["replication_lag_ms"] = _postgres_replication(cursor)
+            else:
+                reading["replication"], reading["replication_lag_ms"] = "none", 0.0
+            reading["backup_age_hours"] = backup_age_hours()
     except DatabaseError:
         logger.warning("database diagnostics incomplete", exc_info=True)
         reading["status"] = "degraded"
@@ -269,11 +270,12 @@ def queue_reading() -> dict:
         reading["workers_note"] = "worker stats unreadable: they need the shared Redis cache (REDIS_URL)"
     try:
         # Waiting: unlocked (lock in the past); in progress: claimed by a worker.
-        counts = OrmQ.objects.using(Conf.ORM).aggregate(
-            waiting=Count("id", filter=Q(lock__lte=now)),
-            in_progress=Count("id", filter=Q(lock__gt=now)),
-            oldest=Min("lock", filter=Q(lock__lte=now)),
-        )
+        with transaction.atomic(using=Conf.ORM):  # a savepoint when inside a transaction
+            counts = OrmQ.objects.using(Conf.ORM).aggregate(
+                waiting=Count("id", filter=Q(lock__lte=now)),
+                in_progress=Count("id", filter=Q(lock__gt=now)),
+                oldest=Min("lock", filter=Q(lock__lte=now)),
+            )
     except DatabaseError:
         return reading
     reading["tasks_waiting"] = counts["waiting"]

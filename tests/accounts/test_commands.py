@@ -80,3 +80,12 @@ def test_demo_account_is_created_once(db, settings, tmp_path):
     live = [line.split(": ")[1] for line in first.splitlines() if "live key" in line][0]
     assert live in second
     assert Api(live).get("/account/api-keys/current").status_code == 200
+
+
+def test_the_demo_account_has_a_dashboard_login(db, settings, tmp_path):
+    from django.test import Client
+
+    settings.BASE_DIR = tmp_path
+    out = run("demo_account")
+    password = out.split("login demo@aiprod.local / ")[1].split(")")[0]
+    assert Client().login(username="demo@aiprod.local", password=password)

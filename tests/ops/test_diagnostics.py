@@ -9,15 +9,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 
 import django
-import psycopg
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.models import OrmQ
@@ -94,20 +94,36 @@ def test_diagnostics_reports_every_field_from_live_readings(free):
     assert system["memory"]["total_bytes"] > system["memory"]["available_bytes"] > 0
 
 
-def test_connection_pool_active_counts_connections_opened_elsewhere(free):
-    before = diagnostics(free)["database"]["connection_pool_active"]
-    db = connection.settings_dict
-    extra = [
-        psycopg.connect(host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"] or None,
-                        dbname=db["NAME"])
-        for _ in range(3)
-    ]
+def test_connection_pool_active_moves_with_connections_held_by_other_threads(pro):
+    """Like concurrent requests: each thread holds its own Django connection."""
+    before = diagnostics(pro)["database"]["connection_pool_active"]
+    opened, release = threading.Barrier(4), threading.Event()
+
+    def hold_a_connection():
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SELECT 1")
+            opened.wait(timeout=10)
+            release.wait(timeout=30)
+        finally:
+            connections["default"].close()
+
+    threads = [threading.Thread(target=hold_a_connection) for _ in range(3)]
+    for thread in threads:
+        thread.start()
     try:
-        during = diagnostics(free)["database"]["connection_pool_active"]
+        opened.wait(timeout=10)
+        during = diagnostics(pro)["database"]
     finally:
-        for conn in extra:
-            conn.close()
-    assert during >= before + 3
+        release.set()
+        for thread in threads:
+            thread.join(timeout=10)
+    assert during["connection_pool_active"] >= before + 3
+    # Closed backends leave pg_stat_activity a moment after the client hangs up.
+    deadline = time.monotonic() + 10
+    while (after := diagnostics(pro)["database"]["connection_pool_active"]) > during["connection_pool_active"] - 3:
+        assert time.monotonic() < deadline, (before, during, after)
+        time.sleep(0.1)
 
 
 def test_waiting_tasks_and_their_age_come_from_the_queue_table(free):

@@ -9,10 +9,12 @@ import os
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from accounts.services.accounts import create_account, find_account
 from accounts.services.api_keys import create_api_key
+from aiprod.ids import random_token
 
 DEMO_EMAIL = "demo@aiprod.local"
 
@@ -25,10 +27,19 @@ class Command(BaseCommand):
         account = find_account(DEMO_EMAIL)
         keys = json.loads(path.read_text()) if path.exists() and account else None
         if account is None or keys is None:
-            account = account or create_account(email=DEMO_EMAIL, name="Demo", tier="pro")
+            password = random_token(16)
+            user = get_user_model().objects.filter(username=DEMO_EMAIL).first()
+            if user is None:
+                user = get_user_model().objects.create_user(username=DEMO_EMAIL, email=DEMO_EMAIL)
+            user.set_password(password)
+            user.save(update_fields=["password"])
+            account = account or create_account(email=DEMO_EMAIL, name="Demo", tier="pro", user=user)
+            if account.user_id is None:
+                account.user = user
+                account.save(update_fields=["user"])
             _, live = create_api_key(account, environment="live", name="demo live")
             _, test = create_api_key(account, environment="test", name="demo test")
-            keys = {"account_id": account.id, "live": live, "test": test}
+            keys = {"account_id": account.id, "live": live, "test": test, "password": password}
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(keys))
             os.chmod(path, 0o600)
@@ -36,5 +47,6 @@ class Command(BaseCommand):
             f"\nDemo account {keys['account_id']} ({DEMO_EMAIL}, pro)\n"
             f"  live key: {keys['live']}\n"
             f"  test key: {keys['test']}\n"
+            f"  dashboard: http://127.0.0.1:8000/dashboard/ (login {DEMO_EMAIL} / {keys.get('password')})\n"
             f"Try:\n  curl -s -H \"X-API-Key: {keys['live']}\" http://127.0.0.1:8000/account/api-keys/current\n"
         )
