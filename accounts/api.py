@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
-from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
 from accounts import selectors
 from accounts.client_ip import client_ip
+from accounts.exports import request_logs_csv
 from accounts.models import ApiKey
 from accounts.serializers import (
     ApiKeyCreatedOut,
@@ -116,10 +113,7 @@ class SecurityView(ApiView):
 
     @staticmethod
     def _require_paid(request):
-        if request.user.tier == "free":
-            raise ApplicationError(
-                403, "TIER_REQUIRED", "The IP allow-list needs the Pro or Enterprise plan. Upgrade your account tier"
-            )
+        security.require_allowlist_feature(request.user)
 
 
 class WhitelistView(SecurityView):
@@ -187,27 +181,5 @@ class RequestLogView(ApiView):
         rows = rows[:limit]
         entries = [request_log_data(r) for r in rows]
         if output == "csv":
-            return _csv_response(entries)
+            return request_logs_csv(entries)
         return Response(list_body(entries, has_more, str(rows[-1].id) if has_more else None))
-
-
-_LOG_FIELDS = [
-    "request_id", "timestamp", "method", "path", "status", "duration_ms", "ip", "api_key_prefix", "error_code", "message",
-]
-
-
-def _csv_cell(value):
-    # Spreadsheets run cells that start with these as formulas.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
-def _csv_response(entries: list[dict]) -> HttpResponse:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=_LOG_FIELDS)
-    writer.writeheader()
-    writer.writerows({k: _csv_cell(v) for k, v in entry.items()} for entry in entries)
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="aiprod-logs.csv"'
-    return response

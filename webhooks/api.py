@@ -8,14 +8,22 @@ from rest_framework.response import Response
 from accounts.scoping import get_owned_or_404, owned_by
 from aiprod.api import ApiView
 from aiprod.errors import ApplicationError, ValidationFailed
+from aiprod.openapi import api_doc
 from aiprod.pagination import list_body, paginate
 from webhooks import selectors
 from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint
 from webhooks.serializers import (
+    DeliveryLogOut,
+    DeliveryOut,
     EndpointCreateInput,
+    EndpointListOut,
+    EndpointOut,
     EndpointUpdateInput,
     RecoverInput,
+    RecoveryOut,
+    SecretOut,
     TestEventInput,
+    VerificationOut,
     delivery_data,
     delivery_log_data,
     endpoint_data,
@@ -48,12 +56,16 @@ class WebhookView(ApiView):
 
 
 class WebhookListView(WebhookView):
+    @api_doc(summary="List webhook endpoints (?include_logs=true adds their latest deliveries)",
+             response=EndpointListOut, operation_id="webhooks_list")
     def get(self, request):
         rows, has_more, cursor = paginate(owned_by(WebhookEndpoint.objects.all(), request), request.query_params)
         logs = selectors.latest_deliveries([r.id for r in rows]) if _include_logs(request) else None
         data = [endpoint_data(r, logs=logs.get(r.id, []) if logs is not None else None) for r in rows]
         return Response(list_body(data, has_more, cursor))
 
+    @api_doc(summary="Register a webhook endpoint (the secret is in the answer)", request=EndpointCreateInput,
+             response=EndpointOut, status=201, errors=(422,))
     def post(self, request):
         values = _valid(EndpointCreateInput, request)
         endpoint = endpoint_services.create_endpoint(
@@ -63,11 +75,14 @@ class WebhookListView(WebhookView):
 
 
 class WebhookDetailView(WebhookView):
+    @api_doc(summary="Retrieve a webhook endpoint, with its secret", response=EndpointOut, errors=(404,))
     def get(self, request, webhook_id):
         endpoint = self.endpoint(request, webhook_id)
         logs = selectors.latest_deliveries([endpoint.id]).get(endpoint.id, []) if _include_logs(request) else None
         return Response(endpoint_data(endpoint, include_secret=True, logs=logs))
 
+    @api_doc(summary="Change url, events or active (a new url or re-enabling needs verifying again)",
+             request=EndpointUpdateInput, response=EndpointOut, errors=(404, 422))
     def patch(self, request, webhook_id):
         endpoint = self.endpoint(request, webhook_id)
         values = _valid(EndpointUpdateInput, request)
@@ -76,12 +91,15 @@ class WebhookDetailView(WebhookView):
         )
         return Response(endpoint_data(endpoint))
 
+    @api_doc(summary="Delete a webhook endpoint (its delivery log stays)", status=204, errors=(404,))
     def delete(self, request, webhook_id):
         endpoint_services.delete_endpoint(self.endpoint(request, webhook_id))
         return Response(status=204)
 
 
 class VerifyView(WebhookView):
+    @api_doc(summary="Send webhook.verification now; a 2xx answer makes the endpoint verified",
+             response=VerificationOut, errors=(404, 422))
     def post(self, request, webhook_id):
         endpoint = self.endpoint(request, webhook_id)
         delivery = delivery_services.verify_endpoint(endpoint)
@@ -106,12 +124,15 @@ class VerifyView(WebhookView):
 
 
 class RotateSecretView(WebhookView):
+    @api_doc(summary="Replace the signing secret (the old one stops at once)", response=EndpointOut, errors=(404,))
     def post(self, request, webhook_id):
         endpoint = endpoint_services.rotate_secret(self.endpoint(request, webhook_id))
         return Response(endpoint_data(endpoint, include_secret=True))
 
 
 class TestEventView(WebhookView):
+    @api_doc(summary="Send a sample event to this endpoint now", request=TestEventInput, response=DeliveryLogOut,
+             errors=(404,))
     def post(self, request, webhook_id):
         endpoint = self.endpoint(request, webhook_id)
         values = _valid(TestEventInput, request)
@@ -120,6 +141,8 @@ class TestEventView(WebhookView):
 
 
 class RecoverView(WebhookView):
+    @api_doc(summary="Re-send every failed delivery since a time", request=RecoverInput, response=RecoveryOut,
+             status=202, errors=(404,))
     def post(self, request, webhook_id):
         endpoint = self.endpoint(request, webhook_id)
         since = _valid(RecoverInput, request)["since"]
@@ -134,22 +157,26 @@ class DeliveryDetailView(WebhookView):
     def delivery(self, request, delivery_id: str) -> Delivery:
         return get_owned_or_404(Delivery.objects.select_related("event"), request, delivery_id, "Webhook delivery")
 
+    @api_doc(summary="A delivery, its payload and every attempt", response=DeliveryOut, errors=(404,))
     def get(self, request, delivery_id):
         delivery = self.delivery(request, delivery_id)
         return Response(delivery_data(delivery, selectors.attempts_of(delivery)))
 
 
 class RedeliverView(DeliveryDetailView):
+    @api_doc(summary="Send a delivery again", response=DeliveryLogOut, status=202, errors=(404, 422))
     def post(self, request, delivery_id):
         delivery = delivery_services.redeliver(self.delivery(request, delivery_id))
         return Response(delivery_log_data(delivery), status=202)
 
 
 class DefaultSecretView(WebhookView):
+    @api_doc(summary="The default secret (signs deliveries to jobs' own webhook_url)", response=SecretOut)
     def get(self, request):
         return Response(secret_data(endpoint_services.default_secret(request.user.pk, request.auth.livemode)))
 
 
 class DefaultSecretRotateView(WebhookView):
+    @api_doc(summary="Replace the default secret", response=SecretOut)
     def post(self, request):
         return Response(secret_data(endpoint_services.rotate_default_secret(request.user.pk, request.auth.livemode)))

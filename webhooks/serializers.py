@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from aiprod.fields import StrictBooleanField, StrictChoiceField, StrictCharField, StrictListField, StrictSerializer
@@ -110,6 +112,7 @@ class TestEventInput(StrictSerializer):
     event = StrictChoiceField(choices=SUBSCRIBABLE_EVENTS, required=False, default="job.completed")
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
 class IsoDateTimeField(serializers.Field):
     default_error_messages = {"invalid": "Expected an ISO 8601 timestamp, e.g. 2026-02-04T10:00:00Z"}
 
@@ -128,3 +131,83 @@ class IsoDateTimeField(serializers.Field):
 
 class RecoverInput(StrictSerializer):
     since = IsoDateTimeField()
+
+
+# --------------------------------------------------------------------------- OpenAPI shapes (documentation only)
+
+
+class DeliveryLogOut(serializers.Serializer):
+    id = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+    event = serializers.CharField()
+    status = serializers.ChoiceField(choices=["delivered", "failed", "pending", "skipped"])
+    response_code = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    attempt = serializers.IntegerField()
+    duration_ms = serializers.IntegerField(allow_null=True)
+    event_id = serializers.CharField()
+    url = serializers.CharField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+
+
+class AttemptOut(serializers.Serializer):
+    attempt = serializers.IntegerField()
+    timestamp = serializers.DateTimeField()
+    url = serializers.CharField()
+    status = serializers.CharField()
+    response_code = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    duration_ms = serializers.IntegerField()
+    response_body = serializers.CharField(help_text="First 1 KB of the answer")
+
+
+class DeliveryOut(DeliveryLogOut):
+    object = serializers.CharField(default="webhook_delivery")
+    webhook_id = serializers.CharField(allow_null=True)
+    target = serializers.ChoiceField(choices=["endpoint", "job_url"])
+    livemode = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    payload = serializers.DictField()
+    attempts = AttemptOut(many=True)
+
+
+class EndpointOut(serializers.Serializer):
+    id = serializers.CharField()
+    object = serializers.CharField(default="webhook_endpoint")
+    url = serializers.CharField()
+    events = serializers.ListField(child=serializers.CharField())
+    status = serializers.ChoiceField(choices=["verified", "unverified"])
+    active = serializers.BooleanField()
+    disabled_reason = serializers.CharField(allow_null=True)
+    livemode = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    verified_at = serializers.DateTimeField(allow_null=True)
+    secret = serializers.CharField(required=False, help_text="On create, GET of one and rotate-secret only")
+    logs = DeliveryLogOut(many=True, required=False, help_text="With ?include_logs=true: the 20 latest, newest first")
+
+
+class EndpointListOut(serializers.Serializer):
+    object = serializers.CharField(default="list")
+    data = EndpointOut(many=True)
+    has_more = serializers.BooleanField()
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class VerificationOut(EndpointOut):
+    verification = serializers.DictField(help_text='{"result": "verified", "message", "delivery": {...}}')
+
+
+class SecretOut(serializers.Serializer):
+    object = serializers.CharField(default="webhook_secret")
+    secret = serializers.CharField()
+    livemode = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    rotated_at = serializers.DateTimeField(allow_null=True)
+
+
+class RecoveryOut(serializers.Serializer):
+    object = serializers.CharField(default="webhook_recovery")
+    webhook_id = serializers.CharField()
+    requeued = serializers.IntegerField()
+    delivery_ids = serializers.ListField(child=serializers.CharField(), help_text="The first 100")

@@ -7,6 +7,7 @@ from django.db import transaction
 from accounts.client_ip import address_in, parse_network
 from accounts.models import Account, IpAllowlistEntry
 from aiprod.errors import ApplicationError, ValidationFailed
+from quotas.plans import PAID_TIERS
 
 
 def normalise_cidrs(values: list[str], field: str = "ips") -> list[str]:
@@ -19,6 +20,14 @@ def normalise_cidrs(values: list[str], field: str = "ips") -> list[str]:
     if errors:
         raise ValidationFailed({field: errors})
     return list(dict.fromkeys(cidrs))
+
+
+def require_allowlist_feature(account: Account) -> None:
+    """The IP allow-list is a Pro/Enterprise feature (SPEC §6)."""
+    if account.tier not in PAID_TIERS:
+        raise ApplicationError(
+            403, "TIER_REQUIRED", "The IP allow-list needs the Pro or Enterprise plan. Upgrade your account tier"
+        )
 
 
 def allowlist(account: Account) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.shortcuts import render
 
-from accounts.api import _csv_response  # the API's CSV, formula-escaped cells included
+from accounts.exports import request_logs_csv
 from accounts.selectors import request_logs_for
 from accounts.serializers import request_log_data
 from dashboard.customer import customer_view
@@ -61,4 +61,4 @@ def log_list(request):
 def log_csv(request):
     _, _, rows = _filtered(request)
     entries = [request_log_data(row) for row in rows.order_by("-id")[:CSV_MAX_ROWS]]
-    return _csv_response(entries)
+    return request_logs_csv(entries)

@@ -15,10 +15,7 @@ from quotas.plans import PAID_TIERS
 
 
 def _require_paid(account):
-    if account.tier not in PAID_TIERS:
-        raise ApplicationError(
-            403, "TIER_REQUIRED", "The IP allow-list needs the Pro or Enterprise plan. Upgrade your account tier"
-        )
+    security.require_allowlist_feature(account)
 
 
 @customer_view
