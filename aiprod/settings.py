@@ -283,8 +283,9 @@ AIPROD_WEBHOOK_RETRY_AFTER_MAX = env_int("AIPROD_WEBHOOK_RETRY_AFTER_MAX", 3600)
 AIPROD_WEBHOOK_LEASE_SECONDS = env_int("AIPROD_WEBHOOK_LEASE_SECONDS", 60)  # a claim older than this is re-sent
 AIPROD_WEBHOOK_DISABLE_AFTER_DAYS = env_int("AIPROD_WEBHOOK_DISABLE_AFTER_DAYS", 5)
 AIPROD_WEBHOOK_MAX_ENDPOINTS = env_int("AIPROD_WEBHOOK_MAX_ENDPOINTS", 20)  # per account and environment
-# A django-q2 cluster name for delivery tasks (run `Q_CLUSTER_NAME=<it> manage.py
-# qcluster` too); empty = the main cluster.
+# A django-q2 cluster name for delivery tasks, so slow receivers never hold job
+# workers: run `Q_CLUSTER_NAME=<it> manage.py qcluster` too (django-q2 then needs
+# Q_CLUSTER["ALT_CLUSTERS"] to exist, e.g. {}); empty = the main cluster.
 AIPROD_WEBHOOK_Q_CLUSTER = env_str("AIPROD_WEBHOOK_Q_CLUSTER", "")
 
 LOGGING = {
