@@ -5,6 +5,7 @@ from accounts.client_ip import parse_network
 from accounts.models import Account, ApiKey, IpAllowlistEntry, RequestLog
 from accounts.services.accounts import suspend_account, unsuspend_account
 from accounts.services.api_keys import revoke_api_keys
+from aiprod.admin_base import ReadOnlyAdmin
 
 
 class IpAllowlistEntryForm(forms.ModelForm):
@@ -89,17 +90,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(RequestLog)
-class RequestLogAdmin(admin.ModelAdmin):
+class RequestLogAdmin(ReadOnlyAdmin):
     list_display = ["request_id", "created_at", "account", "method", "path", "status", "error_code", "duration_ms"]
     list_filter = ["status", "livemode"]
     search_fields = ["request_id", "=object_id", "account__email"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

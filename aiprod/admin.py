@@ -8,6 +8,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 
+from aiprod.admin_base import ReadOnlyAdmin
 from aiprod.models import COMPONENTS, BackupRecord, Incident, IncidentUpdate, MaintenanceMode, MaintenanceWindow
 from aiprod.ops import incidents
 from aiprod.ops.maintenance import forget
@@ -126,7 +127,7 @@ class BackupRecordAdmin(admin.ModelAdmin):
 
 
 @admin.register(LogEntry)
-class LogEntryAdmin(admin.ModelAdmin):
+class LogEntryAdmin(ReadOnlyAdmin):
     """Who did what, when, in the admin. Read-only for everyone."""
 
     list_display = ["action_time", "user", "content_type", "object_repr", "action", "change_message_text"]
@@ -142,12 +143,3 @@ class LogEntryAdmin(admin.ModelAdmin):
     @admin.display(description="message")
     def change_message_text(self, obj):
         return obj.get_change_message()
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

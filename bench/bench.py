@@ -279,8 +279,10 @@ def run_qcluster(workers: int) -> subprocess.Popen:
 
 
 def stop(proc: subprocess.Popen) -> None:
+    # SIGINT, as a terminal's Ctrl-C: qcluster stops in about a second. A group
+    # SIGTERM kills the workers first and the sentinel keeps restarting them.
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=20)
     except (ProcessLookupError, subprocess.TimeoutExpired):
         try:

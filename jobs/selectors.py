@@ -98,7 +98,8 @@ def timeline_for(job: Job, *, request_limit: int = 1000) -> list[dict]:
     from webhooks.selectors import deliveries_for_job
 
     entries: list[tuple[datetime, int, dict]] = []
-    for log in request_logs_for_object(job.pk)[:request_limit]:
+    logs = request_logs_for_object(job.pk).filter(account_id=job.account_id, livemode=job.livemode)
+    for log in logs[:request_limit]:
         entries.append((log.created_at, 1, timeline_entry_request(log)))
     for transition in JobTransition.objects.filter(job=job).order_by("at", "id"):
         entries.append((transition.at, 0, timeline_entry_transition(transition)))

@@ -218,3 +218,62 @@ def timeline_entry_transition(t) -> dict:
 
 def timeline_entry_delivery(d: dict) -> dict:
     return {**d, "kind": "webhook"}
+
+
+# --------------------------------------------------------------------------- OpenAPI (documentation only)
+
+
+class JobInputOut(serializers.Serializer):
+    filename = serializers.CharField(allow_null=True)
+    content_type = serializers.CharField(allow_null=True)
+    size_bytes = serializers.IntegerField(allow_null=True)
+
+
+class JobOut(serializers.Serializer):
+    """The shape job_data() returns."""
+
+    id = serializers.CharField()
+    object = serializers.CharField(default="job")
+    livemode = serializers.BooleanField()
+    name = serializers.CharField()
+    type = serializers.CharField()
+    requested_type = serializers.CharField()
+    status = serializers.ChoiceField(choices=STATUS_CHOICES)
+    progress = serializers.IntegerField(min_value=0, max_value=100)
+    input_url = serializers.CharField(allow_null=True)
+    input = JobInputOut()
+    params = serializers.DictField()
+    timeout = serializers.IntegerField()
+    webhook_url = serializers.CharField(allow_null=True)
+    metadata = serializers.DictField(child=serializers.CharField())
+    output = serializers.DictField(allow_null=True)
+    output_url = serializers.CharField(allow_null=True, help_text="Signed link, no key needed, valid for 1 hour")
+    error = serializers.CharField(allow_null=True)
+    error_code = serializers.CharField(allow_null=True)
+    attempted_count = serializers.IntegerField()
+    worker_instance = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+    last_activity_at = serializers.DateTimeField(allow_null=True)
+    duration_ms = serializers.IntegerField(allow_null=True)
+
+
+class JobListOut(serializers.Serializer):
+    object = serializers.CharField(default="list")
+    data = JobOut(many=True)
+    has_more = serializers.BooleanField()
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class JobBatchOut(serializers.Serializer):
+    data = JobOut(many=True)
+    not_found = serializers.ListField(child=serializers.CharField())
+
+
+class TimelineOut(serializers.Serializer):
+    object = serializers.CharField(default="list")
+    job_id = serializers.CharField()
+    data = serializers.ListField(child=serializers.DictField(), help_text="kind: request | state_change | webhook")
+    has_more = serializers.BooleanField()
+    next_cursor = serializers.CharField(allow_null=True)

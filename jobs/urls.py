@@ -11,6 +11,6 @@ urlpatterns = [
     path("jobs/<str:job_id>/cancel", api.JobCancelView.as_view()),
     path("jobs/<str:job_id>/timeout", api.JobTimeoutView.as_view()),
     path("jobs/<str:job_id>/retry", api.JobRetryView.as_view()),
-    path("jobs/<str:job_id>/output", api.job_output),
+    path("jobs/<str:job_id>/output", api.JobOutputView.as_view()),
     path("jobs/<str:job_id>/timeline", api.JobTimelineView.as_view()),
 ]

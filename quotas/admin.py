@@ -3,19 +3,9 @@ on the Account: tier and enterprise values)."""
 
 from django.contrib import admin
 
+from aiprod.admin_base import ReadOnlyAdmin
 from quotas.models import MonthlyUsage, QuotaWarning
 from quotas.plans import format_gb, limits_for
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(MonthlyUsage)

@@ -42,7 +42,7 @@ def duplicate_job() -> ApplicationError:
     return ApplicationError(422, "DUPLICATE_JOB", "Job with this name already exists in this month")
 
 
-def _constraint(exc: IntegrityError) -> str | None:
+def constraint_name(exc: IntegrityError) -> str | None:
     diag = getattr(exc.__cause__, "diag", None)
     return getattr(diag, "constraint_name", None)
 
@@ -159,7 +159,7 @@ def create_job(
                 idempotency.remember(key_row, status=201, body=job_data(job), job=job)
             transitions.enqueue(job.pk)
     except IntegrityError as exc:
-        if _constraint(exc) == NAME_CONSTRAINT:
+        if constraint_name(exc) == NAME_CONSTRAINT:
             raise duplicate_job() from None
         raise
     return job

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from aiprod.errors import invalid_state
+from aiprod.errors import invalid_state, not_found
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus, JobTransition
 from jobs.services import storage
 from webhooks.services.events import emit_job_event
@@ -194,9 +194,7 @@ def fail_job(job: Job, *, code: str, message: str, actor: str = "worker") -> boo
 
 def _lock(job: Job) -> Job:
     locked = Job.objects.select_for_update().filter(pk=job.pk).first()
-    if locked is None:
-        from aiprod.errors import not_found
-
+    if locked is None:  # deleted meanwhile
         raise not_found("Job")
     return locked
 
@@ -282,7 +280,7 @@ def retry_job(job: Job, *, actor: str = "api") -> Job:
             last_activity_at=now,
         )
         fresh = Job.objects.get(pk=locked.pk)
-        _record(fresh, locked.status, actor=actor, reason="Retried", worker="", at=now)
+        _record(fresh, locked.status, actor=actor, reason="Retried", at=now)
         if old_output:
             transaction.on_commit(lambda: storage.delete_files([old_output]))
         enqueue(fresh.pk)

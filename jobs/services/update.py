@@ -6,10 +6,9 @@ from django.db import IntegrityError, transaction
 
 from aiprod.errors import invalid_state
 from jobs.models import Job, JobStatus
-from jobs.services.create import NAME_CONSTRAINT, _constraint, duplicate_job
+from jobs.services.create import NAME_CONSTRAINT, constraint_name, duplicate_job
 from jobs.services.transitions import cancel_job
 
-_UNSET = object()
 EDITABLE = ("name", "metadata", "webhook_url")
 
 
@@ -35,7 +34,7 @@ def update_job(job: Job, *, status: str | None = None, actor: str = "api", **fie
             if status == JobStatus.CANCELLED:
                 return cancel_job(job, actor=actor, reason="Cancelled by PATCH status=cancelled")
     except IntegrityError as exc:
-        if _constraint(exc) == NAME_CONSTRAINT:
+        if constraint_name(exc) == NAME_CONSTRAINT:
             raise duplicate_job() from None
         raise
     return Job.objects.get(pk=job.pk)

@@ -58,7 +58,7 @@ def test_a_job_that_lost_its_worker_three_times_fails_worker_lost(processing_job
 
 
 def test_a_manual_retry_gives_a_fresh_attempt_budget(processing_job):
-    job = processing_job(idle=timedelta(minutes=5), attempted=4, attempt_base=3)
+    processing_job(idle=timedelta(minutes=5), attempted=4, attempt_base=3)
     assert sweep_stale_jobs()["requeued"] == 1
 
 

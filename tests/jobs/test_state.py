@@ -6,10 +6,8 @@ import pytest
 from django.core.files.storage import default_storage
 
 from jobs import tasks
-from jobs.models import Job, JobStatus, JobTransition
+from jobs.models import Job, JobTransition
 from tests.jobs.helpers import create_job, created, unique_name
-
-ALL = ["pending", "processing", "completed", "failed", "cancelled"]
 
 
 @pytest.fixture
@@ -247,3 +245,18 @@ def test_a_transition_records_who_did_it_and_why(free, job_in):
     assert entry["kind"] == "state_change"
     assert (entry["from_status"], entry["to_status"], entry["actor"]) == ("processing", "failed", "api")
     assert (entry["reason"], entry["error_code"]) == ("Timeout: Stuck in processing", "TIMEOUT")
+
+
+def test_another_accounts_requests_for_the_id_stay_out_of_the_timeline(free, pro, job_in):
+    job_id = job_in("pending")
+    assert pro.api.post(f"/jobs/{job_id}/cancel").status_code == 404
+    requests = [e for e in free.api.get(f"/jobs/{job_id}/timeline").json()["data"] if e["kind"] == "request"]
+    assert [r["method"] for r in requests] == ["POST"]  # the create only
+
+
+def test_the_timeline_shows_the_jobs_webhook_deliveries(free, files):
+    job_id = created(create_job(free.api, files, "pic.png", type="media.probe",
+                                webhook_url="https://hooks.example.com/aiprod"))["id"]
+    tasks.run_job(job_id)
+    hooks = [e for e in free.api.get(f"/jobs/{job_id}/timeline").json()["data"] if e["kind"] == "webhook"]
+    assert {h["event"] for h in hooks} == {"job.processing", "job.completed"}

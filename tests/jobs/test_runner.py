@@ -1,0 +1,113 @@
+"""The forked-child runner on real processors: results, crashes, memory
+limit, stop and deadline. No database: the heartbeat is a plain callable."""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from jobs import runner
+from tests import media_factory as mf
+from tests.jobs.helpers import children_of_this_process
+
+
+@pytest.fixture
+def long_audio(tmp_path, long_wav) -> str:
+    path = tmp_path / "long.wav"
+    path.write_bytes(long_wav)
+    return str(path)
+
+
+def task(tmp_path, type_name: str, input_path: str, kind: str, content_type: str, params=None) -> runner.Task:
+    from jobs.processors import get_processor
+
+    work = tmp_path / f"work-{time.monotonic_ns()}"
+    work.mkdir()
+    return runner.Task(type_name=type_name, input_path=input_path, input_kind=kind, input_content_type=content_type,
+                       params=get_processor(type_name).validate_params(params or {}), work_dir=str(work))
+
+
+def forever() -> float:
+    return time.monotonic() + 600
+
+
+def test_a_processor_result_comes_back_with_its_output_file(tmp_path):
+    png = mf.make_png(tmp_path / "in.png")
+    outcome = runner.run(task(tmp_path, "image.transform", png, "image", "image/png", {"format": "webp"}),
+                         deadline=forever(), heartbeat=lambda p: True)
+    assert outcome.kind == runner.RESULT
+    assert outcome.output["format"] == "webp"
+    assert Path(outcome.output_file).read_bytes()[8:12] == b"WEBP"
+    assert children_of_this_process() == []
+
+
+def test_a_processing_error_comes_back_with_its_code(tmp_path):
+    garbage = mf.make_garbage(tmp_path / "in.png")
+    outcome = runner.run(task(tmp_path, "media.probe", garbage, "image", "image/png"),
+                         deadline=forever(), heartbeat=lambda p: True)
+    assert (outcome.kind, outcome.code) == (runner.ERROR, "UNSUPPORTED_INPUT")
+
+
+def test_progress_reaches_the_heartbeat(tmp_path, long_audio):
+    seen = []
+
+    def heartbeat(progress):
+        seen.append(progress)
+        return len(seen) < 8
+
+    runner.run(task(tmp_path, "audio.transcribe", long_audio, "audio", "audio/wav"), deadline=forever(),
+               heartbeat=heartbeat, interval=0.1)
+    assert max(seen) > 0
+
+
+def test_a_false_heartbeat_kills_the_child(tmp_path, long_audio):
+    outcome = runner.run(task(tmp_path, "audio.transcribe", long_audio, "audio", "audio/wav"), deadline=forever(),
+                         heartbeat=lambda p: False, interval=0.1)
+    assert outcome.kind == runner.STOPPED
+    assert children_of_this_process() == []
+
+
+def test_the_deadline_kills_the_child(tmp_path, long_audio):
+    outcome = runner.run(task(tmp_path, "audio.transcribe", long_audio, "audio", "audio/wav"),
+                         deadline=time.monotonic() + 0.5, heartbeat=lambda p: True, interval=0.1)
+    assert outcome.kind == runner.TIMEOUT
+    assert children_of_this_process() == []
+
+
+@pytest.fixture
+def quiet_crashes():
+    # pytest's faulthandler would print the crashing child's stack; keep the output clean.
+    enabled = faulthandler.is_enabled()
+    faulthandler.disable()
+    yield
+    if enabled:
+        faulthandler.enable()
+
+
+def test_a_child_that_segfaults_fails_corrupt_input(tmp_path, long_audio, quiet_crashes):
+    def heartbeat(progress):
+        for pid in children_of_this_process():
+            os.kill(pid, signal.SIGSEGV)
+        return True
+
+    outcome = runner.run(task(tmp_path, "audio.transcribe", long_audio, "audio", "audio/wav"), deadline=forever(),
+                         heartbeat=heartbeat, interval=0.1)
+    assert (outcome.kind, outcome.code) == (runner.CRASHED, "CORRUPT_INPUT")
+    assert outcome.message == "Invalid input: processing crashed on this file (SIGSEGV)"
+
+
+def test_a_child_over_its_memory_limit_fails_input_too_large_not_the_worker(tmp_path):
+    png = mf.make_png(tmp_path / "big.png", w=4000, h=4000)
+    # Below what the forked child already maps: its first large allocation fails.
+    limit = 64 * 1024 * 1024
+    outcome = runner.run(task(tmp_path, "image.transform", png, "image", "image/png", {"width": 3000}),
+                         deadline=forever(), heartbeat=lambda p: True, memory_limit=limit)
+    assert (outcome.kind, outcome.code) == (runner.ERROR, "INPUT_TOO_LARGE")
+    assert outcome.message.startswith("Input too large")
+    # The worker (this process) is untouched and can allocate as before.
+    assert len(bytearray(100 * 1024 * 1024)) == 100 * 1024 * 1024
