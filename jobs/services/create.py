@@ -59,6 +59,19 @@ def _preflight(input_url: str) -> outbound.PreflightResult:
         raise ApplicationError(422, "INVALID_URL", exc.message) from None
 
 
+def check_webhook_url(url: str | None) -> None:
+    """Refuses a job webhook_url pointing inside (422 INVALID_URL), early
+    rather than at the first delivery. A name that does not resolve yet is
+    accepted: deliveries check again, every time."""
+    if not url:
+        return
+    try:
+        outbound.check_url(url, label="Webhook URL")
+    except outbound.OutboundError as exc:
+        if exc.permanent:
+            raise ApplicationError(422, "INVALID_URL", exc.message) from None
+
+
 def _clean_params(type_name: str, params: dict | None) -> dict:
     params = params or {}
     if type_name == types.AUTO:
@@ -96,7 +109,8 @@ def create_job(
 
     Exactly one of `input_url` (preflighted: 422 INVALID_URL) and `upload`.
     Raises 400 for params the type refuses (details under "params"), 422
-    DUPLICATE_JOB, 422 QUOTA_EXCEEDED, and idempotency.ReplayInstead when a
+    DUPLICATE_JOB, 422 QUOTA_EXCEEDED, 422 INVALID_URL for a webhook_url
+    resolving to a private address, and idempotency.ReplayInstead when a
     twin request with the same Idempotency-Key committed first.
 
     Side effects: one Job row, a JobTransition, one job in this month's quota
@@ -104,6 +118,7 @@ def create_job(
     queued on commit.
     """
     requested_type = type or types.AUTO
+    check_webhook_url(webhook_url)
     if upload is not None:
         job_id = upload.job_id
         filename, content_type, size, kind = upload.filename, upload.content_type, upload.size_bytes, upload.kind

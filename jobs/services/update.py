@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 
 from aiprod.errors import invalid_state
 from jobs.models import Job, JobStatus
-from jobs.services.create import NAME_CONSTRAINT, constraint_name, duplicate_job
+from jobs.services.create import NAME_CONSTRAINT, check_webhook_url, constraint_name, duplicate_job
 from jobs.services.transitions import cancel_job
 
 EDITABLE = ("name", "metadata", "webhook_url")
@@ -23,6 +23,7 @@ def update_job(job: Job, *, status: str | None = None, actor: str = "api", **fie
     unknown = set(fields) - set(EDITABLE)
     if unknown:
         raise TypeError(f"not editable: {sorted(unknown)}")
+    check_webhook_url(fields.get("webhook_url"))
     if status is not None and status != JobStatus.CANCELLED:
         raise invalid_state(
             f"status can only be set to cancelled; to run job {job.pk} again use POST /jobs/{job.pk}/retry"

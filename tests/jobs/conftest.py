@@ -20,6 +20,15 @@ CONTENT_TYPES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _private_media_root(request, settings, tmp_path):
+    """Stored inputs/outputs and scratch files of a test go to its own tmp
+    directory (MEDIA_ROOT is shared by every test run in this tree). The e2e
+    tests keep the shared one: their qcluster subprocess writes there."""
+    if request.node.get_closest_marker("e2e") is None:
+        settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
 @pytest.fixture(scope="session")
 def media(tmp_path_factory) -> dict[str, bytes]:
     """Small real files, made once per test session."""
@@ -49,3 +58,11 @@ def files(media):
 def long_wav(tmp_path_factory) -> bytes:
     """60 s of audio: transcribing it takes seconds, long enough to cancel, time out or kill."""
     return Path(mf.make_wav(tmp_path_factory.mktemp("long") / "long.wav", seconds=60)).read_bytes()
+
+
+@pytest.fixture
+def children():
+    """children.new(): processing children started during the test (see ChildWatch)."""
+    from tests.jobs.helpers import ChildWatch
+
+    return ChildWatch()

@@ -37,3 +37,14 @@ def children_of_this_process() -> list[int]:
         if ppid == me:
             found.append(int(entry))
     return found
+
+
+class ChildWatch:
+    """Child processes of this process started after it was created (other
+    tests may leave their own subprocesses running: they are not ours)."""
+
+    def __init__(self):
+        self.before = set(children_of_this_process())
+
+    def new(self) -> list[int]:
+        return sorted(set(children_of_this_process()) - self.before)

@@ -13,7 +13,7 @@ from django_q.conf import Conf
 from jobs import tasks
 from jobs.models import Job, JobTransition
 from tests.conftest import Api, make_persona, requires_postgres
-from tests.jobs.helpers import children_of_this_process, unique_name
+from tests.jobs.helpers import unique_name
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
 
@@ -62,7 +62,8 @@ def test_concurrent_retries_with_one_idempotency_key_make_one_job(files):
     assert Job.objects.count() == 1
 
 
-def test_cancelling_a_running_job_stops_its_processor(files, long_wav):
+@pytest.mark.parametrize(("action", "status"), [("cancel", "cancelled"), ("timeout", "failed")])
+def test_cancelling_or_timing_out_a_running_job_stops_its_processor(files, long_wav, children, action, status):
     persona = make_persona("pro")
     files.routes["/long-cancel.wav"] = (200, {"Content-Type": "audio/wav"}, long_wav)
     try:
@@ -79,17 +80,17 @@ def test_cancelling_a_running_job_stops_its_processor(files, long_wav):
         worker = threading.Thread(target=work)
         worker.start()
         deadline = time.monotonic() + 30
-        while Job.objects.get(pk=job_id).status != "processing" or not children_of_this_process():
+        while Job.objects.get(pk=job_id).status != "processing" or not children.new():
             assert time.monotonic() < deadline, "the job never started processing"
             time.sleep(0.05)
-        response = Api(persona.key).post(f"/jobs/{job_id}/cancel")
-        assert response.json()["status"] == "cancelled"
+        response = Api(persona.key).post(f"/jobs/{job_id}/{action}", {"reason": "Stuck in processing"})
+        assert response.json()["status"] == status
         worker.join(30)
     finally:
         del files.routes["/long-cancel.wav"]
     assert outcome["result"] == "stopped"
-    assert children_of_this_process() == []
+    assert children.new() == []
     job = Job.objects.get(pk=job_id)
-    assert (job.status, job.cancel_requested) == ("cancelled", True)
+    assert (job.status, job.cancel_requested) == (status, True)
     assert list(JobTransition.objects.filter(job=job).values_list("to_status", flat=True)) == [
-        "pending", "processing", "cancelled"]
+        "pending", "processing", status]

@@ -228,6 +228,13 @@ def test_input_urls_pointing_inside_are_refused(free, settings, url):
     assert not Job.objects.exists()
 
 
+def test_a_webhook_url_pointing_inside_is_invalid_url(free, settings, db):
+    settings.AIPROD_ALLOW_INSECURE_URLS = False
+    response = free.api.post("/jobs", {"name": "x", "input_url": "https://127.0.0.1/a.png",
+                                       "webhook_url": "https://169.254.169.254/hook"})
+    assert error(response, 422, "INVALID_URL")["message"] == "Webhook URL resolves to a private address"
+
+
 def test_the_job_quota_is_quota_exceeded_with_the_guides_message(free, files):
     from quotas.services import reserve_job
 

@@ -18,6 +18,7 @@ from django.db import connection
 from django_q.conf import Conf
 
 from jobs.models import Job, JobTransition
+from jobs.services import storage
 from jobs.services.recovery import sweep_stale_jobs
 from tests.conftest import make_persona, requires_postgres
 from tests.jobs.helpers import unique_name
@@ -30,6 +31,13 @@ ROOT = Path(settings.BASE_DIR)
 @pytest.fixture(autouse=True)
 def _queue_for_the_cluster(monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", False)
+
+
+@pytest.fixture(autouse=True)
+def _remove_stored_files():
+    yield
+    for job in Job.objects.all():
+        storage.delete_job_files(job.pk, [job.input_file, job.output_file])
 
 
 @pytest.fixture
@@ -54,8 +62,9 @@ def qcluster():
         yield process
     finally:
         try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(3)
+            # django-q2 stops promptly on SIGINT (Ctrl-C); SIGTERM waits out its guard cycle.
+            os.killpg(process.pid, signal.SIGINT)
+            process.wait(5)
         except (subprocess.TimeoutExpired, ProcessLookupError):
             try:
                 os.killpg(process.pid, signal.SIGKILL)

@@ -13,7 +13,6 @@ import pytest
 
 from jobs import runner
 from tests import media_factory as mf
-from tests.jobs.helpers import children_of_this_process
 
 
 @pytest.fixture
@@ -36,14 +35,14 @@ def forever() -> float:
     return time.monotonic() + 600
 
 
-def test_a_processor_result_comes_back_with_its_output_file(tmp_path):
+def test_a_processor_result_comes_back_with_its_output_file(tmp_path, children):
     png = mf.make_png(tmp_path / "in.png")
     outcome = runner.run(task(tmp_path, "image.transform", png, "image", "image/png", {"format": "webp"}),
                          deadline=forever(), heartbeat=lambda p: True)
     assert outcome.kind == runner.RESULT
     assert outcome.output["format"] == "webp"
     assert Path(outcome.output_file).read_bytes()[8:12] == b"WEBP"
-    assert children_of_this_process() == []
+    assert children.new() == []
 
 
 def test_a_processing_error_comes_back_with_its_code(tmp_path):
@@ -65,18 +64,18 @@ def test_progress_reaches_the_heartbeat(tmp_path, long_audio):
     assert max(seen) > 0
 
 
-def test_a_false_heartbeat_kills_the_child(tmp_path, long_audio):
+def test_a_false_heartbeat_kills_the_child(tmp_path, long_audio, children):
     outcome = runner.run(task(tmp_path, "audio.transcribe", long_audio, "audio", "audio/wav"), deadline=forever(),
                          heartbeat=lambda p: False, interval=0.1)
     assert outcome.kind == runner.STOPPED
-    assert children_of_this_process() == []
+    assert children.new() == []
 
 
-def test_the_deadline_kills_the_child(tmp_path, long_audio):
+def test_the_deadline_kills_the_child(tmp_path, long_audio, children):
     outcome = runner.run(task(tmp_path, "audio.transcribe", long_audio, "audio", "audio/wav"),
                          deadline=time.monotonic() + 0.5, heartbeat=lambda p: True, interval=0.1)
     assert outcome.kind == runner.TIMEOUT
-    assert children_of_this_process() == []
+    assert children.new() == []
 
 
 @pytest.fixture
@@ -89,9 +88,9 @@ def quiet_crashes():
         faulthandler.enable()
 
 
-def test_a_child_that_segfaults_fails_corrupt_input(tmp_path, long_audio, quiet_crashes):
+def test_a_child_that_segfaults_fails_corrupt_input(tmp_path, long_audio, quiet_crashes, children):
     def heartbeat(progress):
-        for pid in children_of_this_process():
+        for pid in children.new():
             os.kill(pid, signal.SIGSEGV)
         return True
 

@@ -65,12 +65,6 @@ def upload(persona, data: bytes, *, key=None, **query):
     return stream(key or persona.key, query, [data], content_length=len(data))
 
 
-@pytest.fixture(autouse=True)
-def _private_work_dir(settings, tmp_path):
-    # Other test runs share MEDIA_ROOT; scratch files are checked in our own directory.
-    settings.AIPROD_JOB_WORK_DIR = str(tmp_path / "work")
-
-
 def leftovers() -> list[str]:
     root = storage.work_root()
     return os.listdir(root)

@@ -10,7 +10,7 @@ import pytest
 from jobs import tasks
 from jobs.models import Job, JobStatus, JobTransition
 from tests.httpservers import HANG, Response, serve
-from tests.jobs.helpers import children_of_this_process, create_job, created, unique_name
+from tests.jobs.helpers import create_job, created, unique_name
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +23,7 @@ def run(job_id: str) -> Job:
     return Job.objects.get(pk=job_id)
 
 
-def test_a_probe_job_runs_to_completed_with_the_facts(free, files):
+def test_a_probe_job_runs_to_completed_with_the_facts(free, files, children):
     job_id = created(create_job(free.api, files, "clip.mp4", type="media.probe"))["id"]
     job = run(job_id)
     assert job.status == JobStatus.COMPLETED, job.error
@@ -37,7 +37,7 @@ def test_a_probe_job_runs_to_completed_with_the_facts(free, files):
     assert job.input_kind == "video"
     steps = list(JobTransition.objects.filter(job=job).values_list("from_status", "to_status"))
     assert steps == [(None, "pending"), ("pending", "processing"), ("processing", "completed")]
-    assert children_of_this_process() == []
+    assert children.new() == []
 
 
 def test_a_second_delivery_of_the_same_task_does_nothing(free, files):
@@ -108,7 +108,7 @@ def test_params_that_do_not_suit_what_auto_became_fail_invalid_params(free, file
     assert "bitrate: Unknown parameter" in job.error
 
 
-def test_a_job_running_past_its_timeout_fails_timeout_and_its_child_is_gone(free, files, long_wav):
+def test_a_job_running_past_its_timeout_fails_timeout_and_its_child_is_gone(free, files, long_wav, children):
     files.routes["/long.wav"] = (200, {"Content-Type": "audio/wav"}, long_wav)
     try:
         job_id = created(create_job(free.api, files, "long.wav", type="audio.transcribe"))["id"]
@@ -118,7 +118,7 @@ def test_a_job_running_past_its_timeout_fails_timeout_and_its_child_is_gone(free
     finally:
         del files.routes["/long.wav"]
     assert (job.status, job.error_code, job.error) == ("failed", "TIMEOUT", "Timeout: Job exceeded 1s limit")
-    assert children_of_this_process() == []
+    assert children.new() == []
 
 
 def test_the_output_downloads_with_the_key_and_with_the_signed_link_alone(free, files, anonymous):
