@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
@@ -18,6 +19,7 @@ from accounts.serializers import (
     RequestLogListOut,
     SecurityOut,
     SecurityPatchInput,
+    WhitelistEntryForm,
     WhitelistEntryInput,
     api_key_data,
     current_key_data,
@@ -27,7 +29,7 @@ from accounts.services import security
 from accounts.services.api_keys import create_api_key, revoke_api_key
 from aiprod.api import ApiView
 from aiprod.errors import ApplicationError, ValidationFailed, not_found
-from aiprod.openapi import api_doc
+from aiprod.openapi import api_doc, int_query, str_query
 from aiprod.pagination import list_body, parse_limit
 
 
@@ -45,7 +47,8 @@ class ApiKeyListView(ApiView):
         keys = [api_key_data(k) for k in selectors.api_keys_for(request.user)[:100]]
         return Response(list_body(keys, False, None))
 
-    @api_doc(summary="Create an API key (the key is shown once)", request=ApiKeyCreateInput, response=ApiKeyCreatedOut, status=201)
+    @api_doc(summary="Create an API key (the key is shown once)", request=ApiKeyCreateInput, response=ApiKeyCreatedOut,
+             status=201, errors=(413,))
     def post(self, request):
         data = ApiKeyCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -95,7 +98,8 @@ class SecurityView(ApiView):
     def get(self, request):
         return Response({"ip_whitelist": security.allowlist(request.user), "client_ip": client_ip(request)})
 
-    @api_doc(summary="Enable/disable or replace the IP allow-list (Pro+)", request=SecurityPatchInput, response=SecurityOut, errors=(422,))
+    @api_doc(summary="Enable/disable or replace the IP allow-list (Pro+)", request=SecurityPatchInput, response=SecurityOut,
+             errors=(413, 422))
     def patch(self, request):
         self._require_paid(request)
         data = SecurityPatchInput(data=request.data)
@@ -117,7 +121,12 @@ class SecurityView(ApiView):
 
 
 class WhitelistView(SecurityView):
-    @api_doc(summary="Add an address or CIDR to the allow-list (Pro+)", request=WhitelistEntryInput, response=SecurityOut, status=201)
+    # POST and DELETE only: GET/PATCH belong to /account/security, not to this path.
+    http_method_names = ["post", "delete", "options"]
+
+    @api_doc(summary="Add an address or CIDR to the allow-list (Pro+)",
+             request={"application/json": WhitelistEntryInput, "application/x-www-form-urlencoded": WhitelistEntryForm},
+             response=SecurityOut, status=201, errors=(413,))
     def post(self, request):
         self._require_paid(request)
         data = WhitelistEntryInput(data=request.data)
@@ -128,8 +137,11 @@ class WhitelistView(SecurityView):
     @api_doc(
         summary="Remove an address from the allow-list (Pro+)",
         response=SecurityOut,
-        errors=(404, 422),
-        parameters=[OpenApiParameter("ip", str, required=True), OpenApiParameter("force", bool)],
+        errors=(404, 413, 422),
+        parameters=[
+            str_query("ip", description='Address or CIDR (required, here or in a JSON body {"ip": ...})'),
+            str_query("force", description='"1" or "true": allow locking yourself out (anything else: no)'),
+        ],
     )
     def delete(self, request):
         self._require_paid(request)
@@ -147,15 +159,16 @@ class RequestLogView(ApiView):
 
     @api_doc(
         summary="The account's API request log (30 days)",
-        response=RequestLogListOut,
+        response={"application/json": RequestLogListOut, "text/csv": OpenApiTypes.STR},
         parameters=[
-            OpenApiParameter("filter", str, enum=["error"]),
-            OpenApiParameter("level", str, enum=["error"]),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("sort", str, enum=["asc", "desc"]),
-            OpenApiParameter("format", str, enum=["json", "csv"]),
-            OpenApiParameter("request_id", str),
-            OpenApiParameter("cursor", str),
+            str_query("filter", description='"error": only answers with status >= 400 (other values: all)'),
+            str_query("level", description='Same as filter'),
+            int_query("limit", minimum=1, maximum=1000, description="default 100"),
+            str_query("sort", enum=["asc", "desc"], default="desc"),
+            str_query("format", enum=["json", "csv"], default="json"),
+            str_query("request_id", description="Only the request with this id"),
+            OpenApiParameter("cursor", {"type": "string", "pattern": "^[0-9]{0,20}$"},
+                             description="next_cursor of the previous page"),
         ],
     )
     def get(self, request):
@@ -173,7 +186,8 @@ class RequestLogView(ApiView):
         )
         cursor = params.get("cursor")
         if cursor:
-            if not cursor.isdigit():
+            # ASCII digits only: str.isdigit() also accepts "²", which int() refuses (was a 500).
+            if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 20):
                 raise ValidationFailed({"cursor": ["Invalid cursor"]})
             rows = rows.filter(id__gt=int(cursor)) if sort == "asc" else rows.filter(id__lt=int(cursor))
         rows = list(rows.order_by("id" if sort == "asc" else "-id")[: limit + 1])

@@ -18,6 +18,7 @@ from rest_framework.authentication import BaseAuthentication
 from accounts.client_ip import client_ip
 from accounts.keys import environment_of, hash_key
 from accounts.models import ApiKey
+from accounts.selectors import api_key_by_hash
 from aiprod.errors import WWW_AUTHENTICATE, ApplicationError, retry_after_seconds
 from quotas.ratelimit import cache_usage
 
@@ -50,7 +51,7 @@ def _raw_credentials(request) -> str:
     return token  # may still carry white space, reported precisely by the caller
 
 
-def _auth_failure_usage(request, increment: bool):
+def _auth_failure_usage(request):
     # Shares the rate limiter's breaker: with the cache down this fails open
     # (None) at once instead of waiting on it for every request.
     return cache_usage(
@@ -58,13 +59,16 @@ def _auth_failure_usage(request, increment: bool):
         group="auth-failures",
         key=lambda group, req: client_ip(req) or "unknown",
         rate=settings.AIPROD_AUTH_FAILURE_LIMIT,
-        increment=increment,
+        increment=True,
     )
 
 
-def _refuse_if_guessing(request) -> None:
-    usage = _auth_failure_usage(request, increment=False)
-    if usage and usage["count"] >= usage["limit"]:
+def _count_failure(request) -> None:
+    """Counts a failed authentication from this address; past the limit the
+    answer is 429 instead of 401. A valid key costs no cache call at all, and
+    a guesser is slowed to the limit whatever it sends."""
+    usage = _auth_failure_usage(request)
+    if usage and usage["should_limit"]:
         wait = retry_after_seconds(usage["time_left"])
         raise ApplicationError(
             429,
@@ -83,11 +87,10 @@ class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request):
         django_request = request._request
         client_ip(django_request)
-        _refuse_if_guessing(django_request)
         try:
             return self._authenticate(django_request)
         except ApplicationError:
-            _auth_failure_usage(django_request, increment=True)
+            _count_failure(django_request)
             raise
 
     def authenticate_header(self, request):
@@ -103,7 +106,7 @@ class ApiKeyAuthentication(BaseAuthentication):
                 "INVALID_CREDENTIALS", "Invalid API key. Keys look like sk_live_... or sk_test_...; check for typos"
             )
         digest = hash_key(raw)
-        key = ApiKey.objects.select_related("account").filter(key_hash=digest).first()
+        key = api_key_by_hash(digest)
         if key is None or not hmac.compare_digest(key.key_hash, digest):
             raise _unauthorized("INVALID_CREDENTIALS", "Invalid API key. Check it at Account → API Keys")
         # Known key: its failures belong in the owner's request log.

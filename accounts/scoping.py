@@ -18,7 +18,9 @@ def owned_by(queryset, request):
 
 
 def get_owned_or_404(queryset, request, pk: str, what: str):
-    obj = owned_by(queryset, request).filter(pk=pk).first()
+    # No ORDER BY: a primary-key lookup needs none, and compiling the
+    # models' default ordering is measurable on the hot path.
+    obj = next(iter(owned_by(queryset, request).filter(pk=pk).order_by()[:1]), None)
     if obj is None:
         raise not_found(what)
     return obj

@@ -61,7 +61,7 @@ def request_log_data(row) -> dict:
 class ApiKeyCreateInput(StrictSerializer):
     name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
     environment = StrictChoiceField(choices=Environment.values, required=False)
-    scopes = StrictListField(child=StrictChoiceField(choices=SCOPES), required=False, allow_empty=False)
+    scopes = StrictListField(child=StrictChoiceField(choices=SCOPES), required=False, allow_empty=False, min_length=1)
     expires_in_days = StrictIntegerField(min_value=1, max_value=3650, required=False)
 
 
@@ -87,6 +87,8 @@ class WhitelistEntryInput(StrictSerializer):
 
 # --- Response shapes, for the OpenAPI document only -------------------------------
 
+API_KEY_STATUSES = ["active", "expired", "revoked"]
+
 
 class ApiKeyOut(serializers.Serializer):
     id = serializers.CharField()
@@ -96,7 +98,7 @@ class ApiKeyOut(serializers.Serializer):
     environment = serializers.ChoiceField(Environment.values)
     livemode = serializers.BooleanField()
     scopes = serializers.ListField(child=serializers.ChoiceField(SCOPES))
-    status = serializers.ChoiceField(["active", "expired", "revoked"])
+    status = serializers.ChoiceField(API_KEY_STATUSES)
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField(allow_null=True)
     revoked_at = serializers.DateTimeField(allow_null=True)
@@ -108,9 +110,9 @@ class ApiKeyCreatedOut(ApiKeyOut):
 
 
 class CurrentKeyOut(ApiKeyOut):
-    tier = serializers.CharField()
-    rate_limit_requests = serializers.IntegerField()
-    rate_limit_period = serializers.CharField()
+    tier = serializers.ChoiceField(["free", "pro", "enterprise"])
+    rate_limit_requests = serializers.IntegerField(help_text="Jobs per month of the plan")
+    rate_limit_period = serializers.ChoiceField(["month"])
     requests_per_second = serializers.IntegerField()
 
 
@@ -128,7 +130,15 @@ class AllowlistOut(serializers.Serializer):
 
 class SecurityOut(serializers.Serializer):
     ip_whitelist = AllowlistOut()
-    client_ip = serializers.CharField(required=False)
+    client_ip = serializers.CharField(
+        required=False, allow_null=True, help_text="GET only: the address this request came from"
+    )
+
+
+class WhitelistEntryForm(serializers.Serializer):
+    """POST /account/security/whitelist as a form (curl -d "ip=...")."""
+
+    ip = serializers.CharField(max_length=50)
 
 
 class RequestLogEntryOut(serializers.Serializer):

@@ -216,6 +216,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # The docs and the schema are public (no API key needed to read them).
     "SERVE_AUTHENTICATION": [],
+    # Documented request bodies are JSON (the form parser only serves curl's -d).
+    "PARSER_WHITELIST": ["aiprod.parsers.StrictJSONParser"],
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.serializers.STATUS_CHOICES",
+        "ApiKeyStatusEnum": "accounts.serializers.API_KEY_STATUSES",
+        "WebhookEndpointStatusEnum": "webhooks.serializers.ENDPOINT_STATUSES",
+        "DeliveryStatusEnum": "webhooks.serializers.PUBLIC_DELIVERY_STATUSES",
+        "WebhookEventEnum": "webhooks.models.SUBSCRIBABLE_EVENTS",
+    },
 }
 
 # --- django-q2 ---------------------------------------------------------------
@@ -246,6 +255,10 @@ AIPROD_OUTBOUND_ALLOW_HTTP = env_bool("AIPROD_OUTBOUND_ALLOW_HTTP") if os.enviro
 # Networks that count as public even with insecure URLs off (e.g. a partner's VPC).
 AIPROD_OUTBOUND_ALLOWED_NETWORKS = env_list("AIPROD_OUTBOUND_ALLOWED_NETWORKS")
 AIPROD_REQUEST_LOG_RETENTION_DAYS = env_int("AIPROD_REQUEST_LOG_RETENTION_DAYS", 30)
+# Request-log rows are written by a background thread in batches (off the
+# request path); visible at /account/logs within the flush interval.
+AIPROD_REQUEST_LOG_ASYNC = env_bool("AIPROD_REQUEST_LOG_ASYNC", True)
+AIPROD_REQUEST_LOG_FLUSH_SECONDS = float(env_str("AIPROD_REQUEST_LOG_FLUSH_SECONDS", "0.5"))
 # Operations (SPEC §12): `manage.py backup` writes pg_dump files here;
 # Retry-After for maintenance without an announced end.
 AIPROD_BACKUP_DIR = Path(env_str("AIPROD_BACKUP_DIR", str(BASE_DIR / "var" / "backups")))

@@ -37,6 +37,8 @@ if not _answers(_redis_url, 6379):
     os.environ["REDIS_URL"] = ""
 
 os.environ.setdefault("AIPROD_Q_SYNC", "1")
+# One INSERT per request in unit tests, so a log row is there when the response is.
+os.environ.setdefault("AIPROD_REQUEST_LOG_ASYNC", "0")
 os.environ.setdefault("AIPROD_ALLOW_INSECURE_URLS", "1")
 os.environ.setdefault("AIPROD_CACHE_PREFIX", f"aiprod-test-{os.getpid()}")
 

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -40,6 +41,7 @@ ENV = {
     "AIPROD_ALLOW_INSECURE_URLS": "1",
     "AIPROD_MEDIA_ROOT": str(ROOT / "var" / "bench-media"),
     "AIPROD_CACHE_PREFIX": "aiprod-bench",
+    "AIPROD_LOG_LEVEL": "ERROR",
 }
 
 
@@ -109,7 +111,7 @@ def seed_jobs(account_id: str, count: int, prefix: str) -> None:
         "name": f"'{prefix} ' || g",
         "requested_type": "'media.probe'",
         "type": "'media.probe'",
-        "status": "(ARRAY['completed','failed','completed','processing','cancelled'])[1 + g % 5]",
+        "status": "(ARRAY['completed','failed','completed','processing','cancelled'])[1 + mod(g, 5)]",
         "timeout": "300",
         "created_at": "now() - make_interval(secs => g)",
         "created_month": "date_trunc('month', now() - make_interval(secs => g))::date",
@@ -181,20 +183,30 @@ def wrk(url: str, *, headers: dict | None = None, method: str = "GET", body: str
         lines.append(f'wrk.headers["{name}"] = "{value}"')
     if body and not unique_names:
         lines.append(f"wrk.body = {json.dumps(body)}")
-    if unique_names:
-        # Each request gets its own job name: the duplicate-name rule is part of the work.
-        lines.append("counter = 0\nthread_id = 0\nsetup = function(thread) thread:set('tid', thread_id); thread_id = thread_id + 1 end")
-        lines.append(
-            "request = function()\n counter = counter + 1\n local b = string.gsub(" + json.dumps(body)
-            + ', "NAME", tid .. "-" .. counter .. "-" .. math.random(1e9))\n return wrk.format(nil, nil, nil, b)\nend'
-        )
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write("\n".join(lines) + "\n" + script)
-        path = f.name
-    warm = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", "-d2s", "-s", path, url], capture_output=True, text=True)
-    result = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", path, url],
-                            capture_output=True, text=True)
-    os.unlink(path)
+    def run(run_seconds: int) -> subprocess.CompletedProcess:
+        script_lines = list(lines)
+        if unique_names:
+            # Each request gets its own job name (the duplicate-name rule is part
+            # of the work); each run's names carry their own nonce.
+            nonce_body = body.replace("NAME", f"{uuid.uuid4().hex[:8]}-NAME")
+            script_lines.append(
+                "counter = 0\nthread_id = 0\n"
+                "setup = function(thread) thread:set('tid', thread_id); thread_id = thread_id + 1 end"
+            )
+            script_lines.append(
+                "request = function()\n counter = counter + 1\n local b = string.gsub(" + json.dumps(nonce_body)
+                + ', "NAME", tid .. "-" .. counter)\n return wrk.format(nil, nil, nil, b)\nend'
+            )
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+            f.write("\n".join(script_lines) + "\n" + script)
+        try:
+            return subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{run_seconds}s", "-s", f.name, url],
+                                  capture_output=True, text=True)
+        finally:
+            os.unlink(f.name)
+
+    warm = run(2)
+    result = run(seconds)
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith("JSON")), None)
     if line is None:
         raise SystemExit(f"wrk failed: {result.stdout}\n{result.stderr}\n{warm.stderr}")
@@ -468,11 +480,12 @@ def main() -> None:
         receiver.close()
 
     log("streamed upload of 1 GB")
-    stream = subprocess.run([PY, str(ROOT / "bench" / "stream_memory.py"), "--size-mb", "1024", "--json"],
+    stream = subprocess.run([PY, str(ROOT / "bench" / "stream_memory.py"), "--size-mb", "1024", "--mode", "both"],
                             cwd=ROOT, env=ENV, capture_output=True, text=True)
     try:
-        results["stream"] = json.loads(stream.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
+        runs = [json.loads(line) for line in stream.stdout.splitlines() if line.startswith("{")]
+        results["stream"] = {run["mode"]: run for run in runs} if runs and "mode" in runs[0] else {"runs": runs}
+    except ValueError:
         results["stream"] = {"error": (stream.stdout + stream.stderr)[-500:]}
     files.close()
 
@@ -517,10 +530,14 @@ def render(results: dict, rows: list, elapsed: float) -> str:
         f"| webhook deliveries, 1 worker | {fmt(w.get('deliveries_per_s'))} /s ({w.get('delivered')} delivered) |",
         f"| median event → receipt | {fmt(w.get('median_latency_s'), 3)} s |",
     ]
-    s = results.get("stream", {})
+    for mode, s in results.get("stream", {}).items():
+        if not isinstance(s, dict):
+            continue
+        lines += [
+            f"| /jobs/stream 1 GiB upload ({mode}) | {fmt(s.get('mb_per_s'))} MB/s |",
+            f"| gunicorn worker peak RSS growth, {mode} upload | {fmt(s.get('peak_rss_growth_mib'))} MiB (target ≤ 32) |",
+        ]
     lines += [
-        f"| /jobs/stream 1 GB upload | {fmt(s.get('mb_per_s'))} MB/s |",
-        f"| gunicorn worker peak RSS growth during the upload | {fmt(s.get('rss_growth_mb'))} MB (target ≤ 32) |",
         "",
         "Raw figures:",
         "",

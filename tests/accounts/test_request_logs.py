@@ -3,6 +3,8 @@
 import csv
 import io
 
+import pytest
+
 from accounts.models import RequestLog
 
 
@@ -77,3 +79,11 @@ def test_bad_parameters_are_validation_errors(pro):
     body = pro.api.get("/account/logs?limit=5000&sort=up").json()
     assert body["error"] == "Validation failed"
     assert pro.api.get("/account/logs?format=xml").status_code == 400
+
+
+@pytest.mark.parametrize("cursor", ["²", "٣", "9" * 5000, "9" * 30])
+def test_a_cursor_that_is_not_a_log_position_is_a_400_not_a_500(pro, cursor):
+    # Was a 500: str.isdigit() accepts "²" and 5000-digit numbers, int() does not.
+    response = pro.api.get("/account/logs", data={"cursor": cursor})
+    assert response.status_code == 400
+    assert response.json()["details"] == {"cursor": ["Invalid cursor"]}
