@@ -9,11 +9,13 @@ API's own 503 MAINTENANCE with Retry-After that tells clients when to return.
 from django.db import DatabaseError, connection
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from aiprod.openapi import ValidationErrorBody
 from aiprod.ops.maintenance import current_state
+from aiprod.ops.serializers import HealthOut
 from aiprod.timefmt import iso
 from aiprod.version import VERSION
 
@@ -33,7 +35,15 @@ class HealthView(APIView):
 
     @extend_schema(
         summary="Health check (no authentication)",
-        responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT},
+        responses={
+            200: OpenApiResponse(HealthOut, description='"healthy", or "maintenance" in maintenance mode'),
+            503: OpenApiResponse(HealthOut, description='"unhealthy": the database does not answer'),
+            400: OpenApiResponse(ValidationErrorBody, description="NUL characters in the URL"),
+        },
+        parameters=[
+            OpenApiParameter("X-Request-ID", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, response=True),
+            OpenApiParameter("Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, required=True, response=[503]),
+        ],
         examples=[OpenApiExample("healthy", {"status": "healthy", "version": VERSION, "timestamp": "2026-02-04T10:30:45.000Z"})],
     )
     def get(self, request):

@@ -255,6 +255,24 @@ AIPROD_OUTBOUND_ALLOW_HTTP = env_bool("AIPROD_OUTBOUND_ALLOW_HTTP") if os.enviro
 # Networks that count as public even with insecure URLs off (e.g. a partner's VPC).
 AIPROD_OUTBOUND_ALLOWED_NETWORKS = env_list("AIPROD_OUTBOUND_ALLOWED_NETWORKS")
 AIPROD_REQUEST_LOG_RETENTION_DAYS = env_int("AIPROD_REQUEST_LOG_RETENTION_DAYS", 30)
+
+# --- HTTPS (`manage.py check --deploy`) -------------------------------------------
+# AIPROD_HTTPS=1 where clients reach the service over HTTPS only: http is
+# redirected (except /health, which load balancers probe over plain HTTP),
+# cookies are Secure, HSTS is sent. Off by default so local runs over http work.
+# TLS ended at a proxy: list it in AIPROD_TRUSTED_PROXIES, whose X-Forwarded-Proto
+# then tells Django the request was HTTPS (the proxy must set or strip it).
+AIPROD_HTTPS = env_bool("AIPROD_HTTPS", False)
+SECURE_SSL_REDIRECT = AIPROD_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^health$"]
+SESSION_COOKIE_SECURE = AIPROD_HTTPS
+CSRF_COOKIE_SECURE = AIPROD_HTTPS
+SECURE_HSTS_SECONDS = env_int("AIPROD_HSTS_SECONDS", 31536000) if AIPROD_HTTPS else 0
+# Domain-wide and (for preload) practically irreversible: the operator opts in.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("AIPROD_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("AIPROD_HSTS_PRELOAD", False)
+if AIPROD_TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Request-log rows are written by a background thread in batches (off the
 # request path); visible at /account/logs within the flush interval.
 AIPROD_REQUEST_LOG_ASYNC = env_bool("AIPROD_REQUEST_LOG_ASYNC", True)

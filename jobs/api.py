@@ -16,11 +16,12 @@ from rest_framework.response import Response
 from accounts.scoping import get_owned_or_404, owned_by
 from aiprod.api import ApiView
 from aiprod.errors import not_found
-from aiprod.openapi import api_doc
+from aiprod.openapi import api_doc, int_query, str_query
 from aiprod.pagination import list_body, paginate
 from jobs import selectors
 from jobs.models import Job, JobStatus
 from jobs.serializers import (
+    STATUS_CHOICES,
     JobBatchInput,
     JobBatchOut,
     JobCreateInput,
@@ -32,7 +33,7 @@ from jobs.serializers import (
     TimelineOut,
     job_data,
 )
-from jobs.services import idempotency, output_links, storage
+from jobs.services import idempotency, output_links, storage, types
 from jobs.services.create import create_job
 from jobs.services.transitions import cancel_job, delete_job, retry_job, timeout_job
 from jobs.services.update import update_job
@@ -40,21 +41,29 @@ from jobs.services.upload import create_job_from_upload
 
 READ, WRITE = "jobs.read", "jobs.create"
 _str = OpenApiTypes.STR
+_ANY = "(empty: no filter)"
+_INSTANT = {"anyOf": [
+    {"type": "string", "maxLength": 0},
+    {"type": "string", "format": "date"},
+    {"type": "string", "format": "date-time"},
+]}
 LIST_FILTERS = [
-    OpenApiParameter("status", _str, enum=["pending", "processing", "completed", "failed", "cancelled"]),
-    OpenApiParameter("type", _str),
-    OpenApiParameter("name", _str),
-    OpenApiParameter("created_after", OpenApiTypes.DATETIME, description="inclusive; ISO 8601 date or datetime"),
-    OpenApiParameter("created_before", OpenApiTypes.DATETIME, description="exclusive; ISO 8601 date or datetime"),
-    OpenApiParameter("limit", OpenApiTypes.INT, description="1-100, default 20"),
-    OpenApiParameter("cursor", _str),
+    str_query("status", enum=["", *STATUS_CHOICES], description=_ANY),
+    str_query("type", enum=["", *types.type_choices()], description=_ANY),
+    str_query("name", description=f"exact name {_ANY}"),
+    OpenApiParameter("created_after", _INSTANT, description=f"inclusive; ISO 8601 date or datetime, naive = UTC {_ANY}"),
+    OpenApiParameter("created_before", _INSTANT, description=f"exclusive; ISO 8601 date or datetime, naive = UTC {_ANY}"),
+    int_query("limit", minimum=1, maximum=100, description="default 20"),
+    str_query("cursor", description="next_cursor of the previous page"),
 ]
 STREAM_QUERY = [
-    OpenApiParameter("filename", _str, required=True, description="its extension names the kind: clip.mp4"),
-    OpenApiParameter("name", _str, description='default "<filename> (<job id>)"'),
-    OpenApiParameter("type", _str),
-    OpenApiParameter("timeout", OpenApiTypes.INT),
-    OpenApiParameter("webhook_url", _str),
+    OpenApiParameter("filename", {"type": "string", "minLength": 1, "maxLength": 255}, required=True,
+                     description="its extension names the kind: clip.mp4"),
+    OpenApiParameter("name", {"type": "string", "minLength": 1, "maxLength": 255},
+                     description='default "<filename> (<job id>)"'),
+    str_query("type", enum=types.type_choices(), description="default auto"),
+    int_query("timeout", minimum=60, maximum=7200, description="seconds; default by the type's class"),
+    str_query("webhook_url", description="https:// URL for this job's events"),
 ]
 
 
@@ -86,7 +95,14 @@ class JobListView(ApiView):
         return Response(list_body([_render(request, job) for job in rows], has_more, next_cursor))
 
     @api_doc(summary="Create a job (Idempotency-Key supported)", request=JobCreateInput, response=JobOut, status=201,
-             errors=(422,), parameters=[OpenApiParameter("Idempotency-Key", _str, OpenApiParameter.HEADER)])
+             errors=(413, 422), parameters=[
+                 OpenApiParameter("Idempotency-Key", {"type": "string", "minLength": 1,
+                                  "maxLength": idempotency.MAX_KEY_LENGTH, "pattern": "\\S"}, OpenApiParameter.HEADER,
+                                  description="The same key and body within 24 h answer the first response again "
+                                  "(with Idempotent-Replayed: true) instead of creating a second job"),
+                 OpenApiParameter("Idempotent-Replayed", _str, OpenApiParameter.HEADER, response=[201],
+                                  enum=["true"], description="Present on a replayed answer"),
+             ])
     def post(self, request):
         data = JobCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -155,7 +171,7 @@ class JobBatchView(ApiView):
     required_tier = "pro"
 
     @api_doc(summary="Retrieve up to 100 jobs in one request (Pro, Enterprise)", request=JobBatchInput,
-             response=JobBatchOut)
+             response=JobBatchOut, errors=(413,))
     def post(self, request):
         data = JobBatchInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -171,7 +187,7 @@ class JobDetailView(JobView):
         return Response(_render(request, self.get_job(request, job_id)))
 
     @api_doc(summary="Update name, metadata, webhook_url, or cancel with status=cancelled", request=JobUpdateInput,
-             response=JobOut, errors=(404, 422))
+             response=JobOut, errors=(404, 413, 422))
     def patch(self, request, job_id):
         job = self.get_job(request, job_id)
         data = JobUpdateInput(data=request.data)
@@ -196,7 +212,7 @@ class JobTimeoutView(JobView):
     required_scopes = WRITE
 
     @api_doc(summary="Force a pending or processing job to fail with TIMEOUT", request=JobTimeoutInput,
-             response=JobOut, errors=(404, 422))
+             response=JobOut, errors=(404, 413, 422))
     def post(self, request, job_id):
         job = self.get_job(request, job_id)
         data = JobTimeoutInput(data=request.data)
@@ -242,7 +258,10 @@ class JobOutputView(JobView):
             super().check_permissions(request)
 
     @api_doc(summary="Download the job's output file (or use the signed output_url without a key)",
-             response=OpenApiTypes.BINARY, errors=(404,),
+             response={"*/*": OpenApiTypes.BINARY}, errors=(404,),
+             description="The file in its own media type (the job's output content type). With ?token= (from "
+             "output_url) no key is needed; a bad or expired token is 403 INVALID_SIGNATURE / LINK_EXPIRED.",
+             auth=[{"ApiKeyHeader": []}, {"BearerKey": []}, {}],
              parameters=[OpenApiParameter("token", _str, description="from output_url; replaces the API key")])
     def get(self, request, job_id):
         if self._signed(request):

@@ -38,12 +38,15 @@ def parse_instant(field: str, raw: str) -> datetime:
             day = parse_date(value)
             if day is not None:
                 moment = datetime.combine(day, time.min)
-    except ValueError:
+        if moment is not None:
+            if timezone.is_naive(moment):
+                moment = moment.replace(tzinfo=dt_timezone.utc)
+            # In UTC: PostgreSQL refuses offsets beyond 15:59 that ISO 8601 allows.
+            moment = moment.astimezone(dt_timezone.utc)
+    except (ValueError, OverflowError):
         moment = None
     if moment is None:
         raise ValidationFailed({field: ["Must be an ISO 8601 date or datetime, e.g. 2026-11-29T06:00:00Z"]})
-    if timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=dt_timezone.utc)
     return moment
 
 

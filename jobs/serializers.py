@@ -6,9 +6,11 @@ dashboard all use it.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
 from aiprod.fields import (
@@ -157,9 +159,11 @@ class JobStreamQuery(StrictSerializer):
     webhook_url = HttpsUrlField(required=False)
 
     def validate_timeout(self, value: str) -> int:
-        if not value.strip().lstrip("-").isdigit():
+        text = value.strip()
+        # ASCII digits: str.isdigit() also accepts "²" and int() then raised (a 500).
+        if not re.fullmatch(r"-?[0-9]{1,9}", text):
             raise serializers.ValidationError("Must be an integer between 60 and 7200")
-        number = int(value)
+        number = int(text)
         if not 60 <= number <= 7200:
             raise serializers.ValidationError("Must be between 60 and 7200")
         return number
@@ -233,7 +237,7 @@ class JobOut(serializers.Serializer):
     """The shape job_data() returns."""
 
     id = serializers.CharField()
-    object = serializers.CharField(default="job")
+    object = serializers.CharField(help_text='Always "job"')
     livemode = serializers.BooleanField()
     name = serializers.CharField()
     type = serializers.CharField()
@@ -260,7 +264,7 @@ class JobOut(serializers.Serializer):
 
 
 class JobListOut(serializers.Serializer):
-    object = serializers.CharField(default="list")
+    object = serializers.CharField(help_text='Always "list"')
     data = JobOut(many=True)
     has_more = serializers.BooleanField()
     next_cursor = serializers.CharField(allow_null=True)
@@ -271,9 +275,54 @@ class JobBatchOut(serializers.Serializer):
     not_found = serializers.ListField(child=serializers.CharField())
 
 
+class TimelineRequestOut(serializers.Serializer):
+    timestamp = serializers.DateTimeField()
+    kind = serializers.ChoiceField(choices=["request"])
+    request_id = serializers.CharField()
+    method = serializers.CharField()
+    path = serializers.CharField()
+    status = serializers.IntegerField()
+    error_code = serializers.CharField(allow_null=True)
+    api_key_prefix = serializers.CharField(allow_null=True)
+
+
+class TimelineStateChangeOut(serializers.Serializer):
+    timestamp = serializers.DateTimeField()
+    kind = serializers.ChoiceField(choices=["state_change"])
+    from_status = serializers.CharField(allow_null=True)
+    to_status = serializers.CharField()
+    worker = serializers.CharField(allow_null=True)
+    attempt = serializers.IntegerField()
+    actor = serializers.CharField(allow_null=True)
+    reason = serializers.CharField(allow_null=True)
+    error_code = serializers.CharField(allow_null=True)
+
+
+class TimelineWebhookOut(serializers.Serializer):
+    timestamp = serializers.DateTimeField()
+    kind = serializers.ChoiceField(choices=["webhook"])
+    event = serializers.CharField()
+    delivery_id = serializers.CharField()
+    status = serializers.CharField()
+    response_code = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    attempt = serializers.IntegerField(help_text="0: not attempted (pending or skipped)")
+    url = serializers.CharField()
+
+
 class TimelineOut(serializers.Serializer):
-    object = serializers.CharField(default="list")
+    object = serializers.CharField(help_text='Always "list"')
     job_id = serializers.CharField()
-    data = serializers.ListField(child=serializers.DictField(), help_text="kind: request | state_change | webhook")
+    data = PolymorphicProxySerializer(
+        component_name="TimelineEntry",
+        serializers={
+            "request": TimelineRequestOut,
+            "state_change": TimelineStateChangeOut,
+            "webhook": TimelineWebhookOut,
+        },
+        resource_type_field_name="kind",
+        many=True,
+        help_text="Oldest first",
+    )
     has_more = serializers.BooleanField()
     next_cursor = serializers.CharField(allow_null=True)

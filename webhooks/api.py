@@ -3,12 +3,13 @@ scoped to the key's account and environment (another one's id is a 404)."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
 from accounts.scoping import get_owned_or_404, owned_by
 from aiprod.api import ApiView
 from aiprod.errors import ApplicationError, ValidationFailed
-from aiprod.openapi import api_doc
+from aiprod.openapi import api_doc, int_query, str_query
 from aiprod.pagination import list_body, paginate
 from webhooks import selectors
 from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint
@@ -31,6 +32,18 @@ from webhooks.serializers import (
 )
 from webhooks.services import delivery as delivery_services
 from webhooks.services import endpoints as endpoint_services
+
+
+INCLUDE_LOGS = OpenApiParameter(
+    "include_logs",
+    {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$"},
+    description="true/1: add each endpoint's 20 latest deliveries as `logs` (default false)",
+)
+LIST_PARAMS = [
+    INCLUDE_LOGS,
+    int_query("limit", minimum=1, maximum=100, description="default 20"),
+    str_query("cursor", description="next_cursor of the previous page"),
+]
 
 
 def _include_logs(request) -> bool:
@@ -57,7 +70,7 @@ class WebhookView(ApiView):
 
 class WebhookListView(WebhookView):
     @api_doc(summary="List webhook endpoints (?include_logs=true adds their latest deliveries)",
-             response=EndpointListOut, operation_id="webhooks_list")
+             response=EndpointListOut, operation_id="webhooks_list", parameters=LIST_PARAMS)
     def get(self, request):
         rows, has_more, cursor = paginate(owned_by(WebhookEndpoint.objects.all(), request), request.query_params)
         logs = selectors.latest_deliveries([r.id for r in rows]) if _include_logs(request) else None
@@ -65,7 +78,7 @@ class WebhookListView(WebhookView):
         return Response(list_body(data, has_more, cursor))
 
     @api_doc(summary="Register a webhook endpoint (the secret is in the answer)", request=EndpointCreateInput,
-             response=EndpointOut, status=201, errors=(422,))
+             response=EndpointOut, status=201, errors=(413, 422))
     def post(self, request):
         values = _valid(EndpointCreateInput, request)
         endpoint = endpoint_services.create_endpoint(
@@ -75,14 +88,15 @@ class WebhookListView(WebhookView):
 
 
 class WebhookDetailView(WebhookView):
-    @api_doc(summary="Retrieve a webhook endpoint, with its secret", response=EndpointOut, errors=(404,))
+    @api_doc(summary="Retrieve a webhook endpoint, with its secret", response=EndpointOut, errors=(404,),
+             parameters=[INCLUDE_LOGS])
     def get(self, request, webhook_id):
         endpoint = self.endpoint(request, webhook_id)
         logs = selectors.latest_deliveries([endpoint.id]).get(endpoint.id, []) if _include_logs(request) else None
         return Response(endpoint_data(endpoint, include_secret=True, logs=logs))
 
     @api_doc(summary="Change url, events or active (a new url or re-enabling needs verifying again)",
-             request=EndpointUpdateInput, response=EndpointOut, errors=(404, 422))
+             request=EndpointUpdateInput, response=EndpointOut, errors=(404, 413, 422))
     def patch(self, request, webhook_id):
         endpoint = self.endpoint(request, webhook_id)
         values = _valid(EndpointUpdateInput, request)
@@ -132,7 +146,7 @@ class RotateSecretView(WebhookView):
 
 class TestEventView(WebhookView):
     @api_doc(summary="Send a sample event to this endpoint now", request=TestEventInput, response=DeliveryLogOut,
-             errors=(404,))
+             errors=(404, 413))
     def post(self, request, webhook_id):
         endpoint = self.endpoint(request, webhook_id)
         values = _valid(TestEventInput, request)
@@ -142,7 +156,7 @@ class TestEventView(WebhookView):
 
 class RecoverView(WebhookView):
     @api_doc(summary="Re-send every failed delivery since a time", request=RecoverInput, response=RecoveryOut,
-             status=202, errors=(404,))
+             status=202, errors=(404, 413))
     def post(self, request, webhook_id):
         endpoint = self.endpoint(request, webhook_id)
         since = _valid(RecoverInput, request)["since"]
@@ -164,6 +178,8 @@ class DeliveryDetailView(WebhookView):
 
 
 class RedeliverView(DeliveryDetailView):
+    http_method_names = ["post", "options"]  # not GET: that is the delivery's own URL
+
     @api_doc(summary="Send a delivery again", response=DeliveryLogOut, status=202, errors=(404, 422))
     def post(self, request, delivery_id):
         delivery = delivery_services.redeliver(self.delivery(request, delivery_id))

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from aiprod.fields import StrictBooleanField, StrictChoiceField, StrictCharField, StrictListField, StrictSerializer
 from aiprod.timefmt import iso
-from webhooks.models import SUBSCRIBABLE_EVENTS, DeliveryStatus
+from webhooks.models import SUBSCRIBABLE_EVENTS, DeliveryStatus, EndpointStatus, TargetKind
 
 # The API shows a claimed (in-flight) delivery as pending.
 _PUBLIC_STATUS = {DeliveryStatus.SENDING: DeliveryStatus.PENDING}
@@ -94,7 +94,10 @@ def secret_data(row) -> dict:
 
 class EventsField(StrictListField):
     def __init__(self, **kwargs):
-        super().__init__(child=StrictChoiceField(choices=SUBSCRIBABLE_EVENTS), allow_empty=False, **kwargs)
+        # min_length only documents it: allow_empty answers "This list may not be empty" first.
+        super().__init__(
+            child=StrictChoiceField(choices=SUBSCRIBABLE_EVENTS), allow_empty=False, min_length=1, **kwargs
+        )
 
 
 class EndpointCreateInput(StrictSerializer):
@@ -121,9 +124,11 @@ class IsoDateTimeField(serializers.Field):
             self.fail("invalid")
         try:
             value = datetime.fromisoformat(data.strip())
-        except ValueError:
+            value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+            # In UTC: PostgreSQL refuses offsets beyond 15:59 that ISO 8601 allows.
+            return value.astimezone(timezone.utc)
+        except (ValueError, OverflowError):
             self.fail("invalid")
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
     def to_representation(self, value):
         return iso(value)
@@ -135,12 +140,16 @@ class RecoverInput(StrictSerializer):
 
 # --------------------------------------------------------------------------- OpenAPI shapes (documentation only)
 
+# A delivery's status as the API shows it (a claimed "sending" one shows as pending).
+PUBLIC_DELIVERY_STATUSES = ["delivered", "failed", "pending", "skipped"]
+ENDPOINT_STATUSES = EndpointStatus.values
+
 
 class DeliveryLogOut(serializers.Serializer):
     id = serializers.CharField()
     timestamp = serializers.DateTimeField()
     event = serializers.CharField()
-    status = serializers.ChoiceField(choices=["delivered", "failed", "pending", "skipped"])
+    status = serializers.ChoiceField(choices=PUBLIC_DELIVERY_STATUSES)
     response_code = serializers.IntegerField(allow_null=True)
     error = serializers.CharField(allow_null=True)
     attempt = serializers.IntegerField()
@@ -162,9 +171,9 @@ class AttemptOut(serializers.Serializer):
 
 
 class DeliveryOut(DeliveryLogOut):
-    object = serializers.CharField(default="webhook_delivery")
+    object = serializers.CharField(help_text='Always "webhook_delivery"')
     webhook_id = serializers.CharField(allow_null=True)
-    target = serializers.ChoiceField(choices=["endpoint", "job_url"])
+    target = serializers.ChoiceField(choices=TargetKind.values)
     livemode = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     delivered_at = serializers.DateTimeField(allow_null=True)
@@ -174,10 +183,10 @@ class DeliveryOut(DeliveryLogOut):
 
 class EndpointOut(serializers.Serializer):
     id = serializers.CharField()
-    object = serializers.CharField(default="webhook_endpoint")
+    object = serializers.CharField(help_text='Always "webhook_endpoint"')
     url = serializers.CharField()
-    events = serializers.ListField(child=serializers.CharField())
-    status = serializers.ChoiceField(choices=["verified", "unverified"])
+    events = serializers.ListField(child=serializers.ChoiceField(choices=SUBSCRIBABLE_EVENTS))
+    status = serializers.ChoiceField(choices=ENDPOINT_STATUSES)
     active = serializers.BooleanField()
     disabled_reason = serializers.CharField(allow_null=True)
     livemode = serializers.BooleanField()
@@ -188,18 +197,24 @@ class EndpointOut(serializers.Serializer):
 
 
 class EndpointListOut(serializers.Serializer):
-    object = serializers.CharField(default="list")
+    object = serializers.CharField(help_text='Always "list"')
     data = EndpointOut(many=True)
     has_more = serializers.BooleanField()
     next_cursor = serializers.CharField(allow_null=True)
 
 
+class VerificationResultOut(serializers.Serializer):
+    result = serializers.ChoiceField(choices=["verified"])
+    message = serializers.CharField()
+    delivery = DeliveryLogOut()
+
+
 class VerificationOut(EndpointOut):
-    verification = serializers.DictField(help_text='{"result": "verified", "message", "delivery": {...}}')
+    verification = VerificationResultOut()
 
 
 class SecretOut(serializers.Serializer):
-    object = serializers.CharField(default="webhook_secret")
+    object = serializers.CharField(help_text='Always "webhook_secret"')
     secret = serializers.CharField()
     livemode = serializers.BooleanField()
     created_at = serializers.DateTimeField()
@@ -207,7 +222,7 @@ class SecretOut(serializers.Serializer):
 
 
 class RecoveryOut(serializers.Serializer):
-    object = serializers.CharField(default="webhook_recovery")
+    object = serializers.CharField(help_text='Always "webhook_recovery"')
     webhook_id = serializers.CharField()
     requeued = serializers.IntegerField()
     delivery_ids = serializers.ListField(child=serializers.CharField(), help_text="The first 100")

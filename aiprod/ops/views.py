@@ -3,19 +3,20 @@
 
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aiprod.api import ApiView
+from aiprod.openapi import api_doc
 from aiprod.ops import diagnostics, status
+from aiprod.ops.serializers import DiagnosticsOut, StatusSummaryOut
 
 
 class DiagnosticsView(ApiView):
     """Any valid key may read it: no scope, no tier."""
 
-    @extend_schema(summary="Detailed diagnostics", responses={200: OpenApiTypes.OBJECT})
+    @api_doc(summary="Detailed diagnostics (any valid key)", response=DiagnosticsOut)
     def get(self, request):
         return Response(diagnostics.collect())
 
@@ -24,7 +25,11 @@ class StatusSummaryView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
 
-    @extend_schema(summary="Status page summary (Atlassian Statuspage shape)", responses={200: OpenApiTypes.OBJECT})
+    @api_doc(summary="Status page summary (Atlassian Statuspage shape; no key needed)", response=StatusSummaryOut,
+             public=True, parameters=[
+                 OpenApiParameter("Access-Control-Allow-Origin", str, OpenApiParameter.HEADER, response=[200],
+                                  required=True, enum=["*"]),
+             ])
     def get(self, request):
         body = status.summary(page_url=request.build_absolute_uri("/status"))
         # Public and read-only: status widgets on other sites may fetch it.

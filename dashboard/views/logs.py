@@ -31,7 +31,7 @@ def _filtered(request):
 def log_list(request):
     form, values, rows = _filtered(request)
     before = request.GET.get("before", "")
-    if before.isdigit():
+    if before.isascii() and before.isdigit() and len(before) <= 20:
         rows = rows.filter(id__lt=int(before))
     page = list(rows.order_by("-id")[: PAGE_SIZE + 1])
     has_more = len(page) > PAGE_SIZE

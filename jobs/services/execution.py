@@ -17,6 +17,7 @@ import logging
 import os
 import time
 
+from django import db
 from django.conf import settings
 
 from aiprod import outbound
@@ -34,6 +35,10 @@ logger = logging.getLogger(__name__)
 # `import av` a good part of a second).
 PRELOAD_MODULES = ("av", "PIL.Image", "pypdf", "docx")
 _preloaded = False
+
+# How long a finished attempt keeps trying to record its result while the
+# database is away (a PostgreSQL restart or failover takes seconds).
+RESULT_RETRY_SECONDS = 60
 
 
 class _Stop(Exception):
@@ -89,6 +94,22 @@ def _attempt(job: Job, work_dir: str) -> str:
     return _process(job, input_path, work_dir, deadline)
 
 
+def _heartbeat(job: Job, progress: float | None = None) -> bool:
+    """transitions.heartbeat for this attempt, but a database error (PostgreSQL
+    restarting, a network blip) is not a lost job: the attempt carries on and
+    beats again next time on a fresh connection. Before this, a one-second
+    restart abandoned every running job until the sweeper re-queued it from
+    scratch. The deadline still applies, and if the database stays away past
+    AIPROD_JOB_STALE_AFTER the sweeper re-queues the job, and this attempt's
+    next beat finds it is no longer ours."""
+    try:
+        return transitions.heartbeat(job.pk, job.attempted_count, progress)
+    except db.Error:
+        logger.warning("job %s: heartbeat not recorded, database unavailable; carrying on", job.pk, exc_info=True)
+        db.close_old_connections()  # drops the broken connection: the next beat reconnects
+        return True
+
+
 def _download(job: Job, work_dir: str, deadline: float) -> str:
     """Fetches the input URL into the work dir, heartbeating about once a
     second, counting bytes against the data quota, honouring the deadline."""
@@ -106,7 +127,7 @@ def _download(job: Job, work_dir: str, deadline: float) -> str:
             raise ProcessingError(transitions.TIMEOUT, timeout_message(job))
         if now >= next_beat:
             next_beat = now + interval
-            if not transitions.heartbeat(job.pk, job.attempted_count):
+            if not _heartbeat(job):
                 raise _Stop()
 
     try:
@@ -185,7 +206,7 @@ def _process(job: Job, input_path: str, work_dir: str, deadline: float) -> str:
         runner.Task(type_name=type_name, input_path=input_path, input_kind=sniffed.kind,
                     input_content_type=sniffed.content_type, params=params, work_dir=work_dir),
         deadline=deadline,
-        heartbeat=lambda progress: transitions.heartbeat(job.pk, job.attempted_count, progress),
+        heartbeat=lambda progress: _heartbeat(job, progress),
         interval=settings.AIPROD_JOB_HEARTBEAT_SECONDS,
         memory_limit=settings.AIPROD_JOB_MEMORY_LIMIT_BYTES,
     )
@@ -204,8 +225,30 @@ def _complete(job: Job, outcome: runner.Outcome) -> str:
         # Stored before the state change: a job never shows `completed`
         # without its file. If the attempt lost the job meanwhile, the file goes.
         stored = storage.save_local_file(storage.output_name(job.pk, outcome.output_file), outcome.output_file)
-    if transitions.complete_job(job, output=outcome.output, output_file=stored,
-                                output_content_type=outcome.output_content_type or ""):
+    if _when_database_answers(lambda: transitions.complete_job(
+        job, output=outcome.output, output_file=stored, output_content_type=outcome.output_content_type or ""
+    )):
         return "completed"
-    storage.delete_files([stored])
+    # A commit reported as failed may still have landed before a retry: then the file is the job's.
+    if stored and not Job.objects.filter(pk=job.pk, output_file=stored).exists():
+        storage.delete_files([stored])
     return "stopped"
+
+
+def _when_database_answers(call):
+    """``call()``, tried again while the database is unavailable (PostgreSQL
+    restarting), for up to RESULT_RETRY_SECONDS. Before this, a job finishing
+    during a restart lost its result and sat `processing` until the sweeper
+    ran it again from scratch. Re-raises after that time."""
+    deadline = time.monotonic() + RESULT_RETRY_SECONDS
+    pause = 0.5
+    while True:
+        try:
+            return call()
+        except db.Error:
+            if time.monotonic() + pause > deadline:
+                raise
+            logger.warning("database unavailable; recording the result again in %.1fs", pause, exc_info=True)
+            db.close_old_connections()
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)

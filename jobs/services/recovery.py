@@ -6,7 +6,8 @@ recover_stuck_jobs command. The jobs table, not the queue, is the truth.
   budget (AIPROD_JOB_MAX_ATTEMPTS since the last manual retry) lasts, else
   failed WORKER_LOST.
 * A pending job older than AIPROD_JOB_PENDING_REQUEUE_AFTER whose task is no
-  longer in the django-q2 queue (lost between commit and enqueue, or purged)
+  longer waiting in the django-q2 queue (lost between commit and enqueue,
+  purged, or taken by a cluster that died before a worker claimed the job)
   is enqueued again; the claim makes a duplicate task harmless.
 """
 
@@ -62,12 +63,20 @@ def _requeue_orphaned_pending(now) -> int:
 
 
 def queued_job_ids() -> set[str]:
-    """Job ids with a run_job task in the django-q2 ORM queue (waiting or
-    held by a worker: the ORM broker deletes a task only when it is done)."""
+    """Job ids with a run_job task waiting in the django-q2 ORM queue for a
+    cluster to take it (lock in the past).
+
+    A task a cluster has taken does not count: its row stays locked until the
+    Q_CLUSTER retry time (over 2 h) whether or not anything still holds it, and
+    a worker that had it would have claimed the job. A job still pending long
+    after is stranded: its task sat in the memory of a cluster that was killed,
+    or its worker failed before the claim (the database was away). Queueing it
+    again costs at most a duplicate task (when that cluster is merely busy),
+    which the claim makes a no-op."""
     from django_q.models import OrmQ
 
     ids = set()
-    for row in OrmQ.objects.all().only("payload").iterator():
+    for row in OrmQ.objects.filter(lock__lte=timezone.now()).only("payload").iterator():
         task = row.task
         if task.get("func") == "jobs.tasks.run_job" and task.get("args"):
             ids.add(task["args"][0])

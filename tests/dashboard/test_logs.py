@@ -3,6 +3,8 @@
 import csv
 import io
 
+import pytest
+
 from tests.conftest import Api
 
 
@@ -46,3 +48,11 @@ def test_another_accounts_requests_never_show(customer, pro):
     theirs = Api(pro.key).get("/account/api-keys/current")["X-Request-ID"]
     assert theirs not in customer.client.get("/dashboard/logs").content.decode()
     assert "No requests match" in customer.client.get(f"/dashboard/logs?request_id={theirs}").content.decode()
+
+
+@pytest.mark.parametrize("before", ["²", "9" * 5000])
+def test_a_before_position_that_is_not_a_plain_number_is_ignored(customer, before):
+    # Was a 500: "²" passed str.isdigit() and int() refused it (and any number of 4300+ digits).
+    ok, _, _ = _traffic(customer)
+    response = customer.client.get("/dashboard/logs", {"before": before})
+    assert response.status_code == 200 and ok in response.content.decode()

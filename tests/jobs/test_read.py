@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -185,3 +186,28 @@ def test_batch_needs_pro_or_enterprise(free):
     response = free.api.post("/jobs/batch", {"ids": ["job_a"]})
     assert response.status_code == 403
     assert response.json()["code"] == "TIER_REQUIRED"
+
+
+def test_a_creation_time_with_any_valid_utc_offset_filters_by_its_instant(free):
+    # Found by the fuzzer: PostgreSQL refuses offsets beyond 15:59 ("+17:11" was a 500).
+    start = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+    jobs = make_jobs(free.account, 3, start=start)  # 12:00:00, :01, :02
+    response = free.api.get("/jobs", data={"created_after": "2026-11-02T05:11:01+17:11"})  # = 12:00:01Z
+    assert response.status_code == 200, response.content
+    assert ids(response) == [jobs[2].pk, jobs[1].pk]
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_creation_time_outside_the_calendar_in_utc_is_a_400(free, moment):
+    response = free.api.get("/jobs", data={"created_after": moment})
+    assert response.status_code == 400
+    assert response.json()["details"] == {
+        "created_after": ["Must be an ISO 8601 date or datetime, e.g. 2026-11-29T06:00:00Z"]
+    }
+
+
+@pytest.mark.parametrize(("moment", "status"), [("2026-11-01T12:00:00+17:11", 200), ("0001-01-01T00:00:00+01:00", 400)])
+def test_a_forged_cursor_with_an_odd_utc_offset_is_never_a_500(free, moment, status):
+    cursor = base64.urlsafe_b64encode(f"{moment}|job_x".encode()).decode().rstrip("=")
+    response = free.api.get("/jobs", data={"cursor": cursor})
+    assert response.status_code == status, response.content

@@ -95,6 +95,19 @@ def test_an_old_pending_job_still_in_the_queue_is_not_queued_twice(free, files, 
     assert OrmQ.objects.count() == before
 
 
+def test_an_old_pending_job_whose_task_a_dead_cluster_took_is_queued_again(free, files, queue, django_capture_on_commit_callbacks):
+    # A cluster took the task (the ORM broker locks the row for the Q_CLUSTER
+    # retry time, over 2 h) and was killed before a worker claimed the job.
+    with django_capture_on_commit_callbacks(execute=True):
+        job_id = created(create_job(free.api, files))["id"]
+    OrmQ.objects.update(lock=timezone.now() + timedelta(seconds=7800))
+    Job.objects.filter(pk=job_id).update(last_activity_at=timezone.now() - timedelta(minutes=10))
+    assert job_id not in queued_job_ids()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweep_stale_jobs()["pending_requeued"] == 1
+    assert job_id in queued_job_ids()
+
+
 def test_the_sweeper_runs_every_minute_from_a_schedule(db):
     from django_q.models import Schedule
 

@@ -250,3 +250,11 @@ def test_a_200_mb_upload_streams_with_flat_memory(pro):
     job = Job.objects.get(pk=response.json()["id"])
     assert default_storage.size(job.input_file) == size
     default_storage.delete(job.input_file)
+
+
+@pytest.mark.parametrize("timeout", ["²", "--60", "9" * 5000, "6_0"])
+def test_a_stream_timeout_that_is_not_a_plain_integer_is_a_400(free, media, timeout):
+    # Was a 500: "²" and "--60" passed the old str.isdigit() test and int() then raised.
+    response = upload(free, media["pic.png"], timeout=timeout)
+    assert response.status_code == 400
+    assert response.json()["details"] == {"timeout": ["Must be an integer between 60 and 7200"]}

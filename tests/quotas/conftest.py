@@ -4,67 +4,13 @@ enterprise persona, and a helper that fits a burst into one 1-second window."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
-import redis
 
 from accounts.models import Account
 from quotas.ratelimit import reset_breaker
-
-
-class RedisServer:
-    """A redis-server of our own on a unix socket, which a test may kill and
-    start again (same socket path) to play an outage."""
-
-    def __init__(self, directory: Path):
-        self.socket = str(directory / "redis.sock")
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def location(self) -> str:
-        return f"unix://{self.socket}?db=0"
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(unix_socket_path=self.socket, socket_timeout=2)
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700",
-             "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if self.client().ping():
-                    return
-            except redis.RedisError:
-                pass
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.02)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
-
-    def command_calls(self) -> dict[str, int]:
-        """Commands served since reset_stats(), by name, minus this helper's
-        own. Commands a Lua script runs appear beside their EVAL."""
-        stats = self.client().info("commandstats")
-        calls = {name.removeprefix("cmdstat_"): v["calls"] for name, v in stats.items()}
-        for own in ("info", "config|resetstat", "hello"):
-            calls.pop(own, None)
-        return calls
-
-    def reset_stats(self) -> None:
-        self.client().config_resetstat()
+from tests.processes import RedisServer
 
 
 @pytest.fixture

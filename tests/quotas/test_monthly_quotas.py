@@ -310,31 +310,3 @@ def test_parallel_byte_counts_never_pass_the_data_quota(transactional_db, person
     assert outcomes.count("ok") == 10, outcomes
     assert outcomes.count("QUOTA_EXCEEDED") == 20
     assert usage(account).data_bytes == GB
-
-
-@requires_postgres
-def test_fifty_parallel_post_jobs_with_ten_left_create_exactly_ten(transactional_db, personas):
-    from jobs.models import Job
-    from tests.conftest import Api
-    from tests.httpservers import serve
-
-    persona = personas("enterprise")
-    Account.objects.filter(pk=persona.account.pk).update(jobs_per_month=10, requests_per_second=1000)
-    names = iter(range(1000))
-    lock = threading.Lock()
-
-    with serve({"/notes.txt": (200, {"Content-Type": "text/plain"}, b"hello quota")}) as srv:
-        def post_job():
-            with lock:
-                n = next(names)
-            response = Api(persona.key).post(
-                "/jobs", {"name": f"job {n}", "input_url": srv.url + "/notes.txt", "type": "document.extract_text"}
-            )
-            return response.status_code, response.json().get("code")
-
-        results = run_in_parallel(50, post_job)
-
-    assert results.count((201, None)) == 10, results
-    assert results.count((422, "QUOTA_EXCEEDED")) == 40, results
-    assert Job.objects.filter(account=persona.account, livemode=True).count() == 10
-    assert usage(persona.account).jobs_count == 10

@@ -1,178 +1,49 @@
-"""PostgreSQL goes away under a real gunicorn and comes back (SPEC §12).
+"""PostgreSQL goes away under a real gunicorn and a real qcluster, and comes back (SPEC §12).
 
-A throw-away PostgreSQL cluster (initdb/pg_ctl) on a free port, migrated,
-with an account made by the management command; gunicorn serves the app
-against it. While the database is stopped every API request answers 503
-SERVICE_UNAVAILABLE with Retry-After in the error JSON (never a 500 or an HTML
-page) and /health says unhealthy; when it starts again the same gunicorn
-serves 2xx without a restart. Then the same with maintenance mode on, which
-must survive the database going away during the maintenance.
+A throw-away PostgreSQL cluster (initdb/pg_ctl, see conftest ``deployment``),
+migrated, with an account made by the management command; gunicorn and
+qcluster run against it. While the database is stopped every API request
+answers 503 SERVICE_UNAVAILABLE with Retry-After in the error JSON (never a
+500 or an HTML page) and /health says unhealthy; when it starts again the same
+gunicorn serves 2xx and the same qcluster runs jobs, neither restarted: a job
+that was running when the database went away, and finished processing while it
+was away, completes in that same attempt once it is back. Then
+maintenance mode, which must survive the database going away during the
+maintenance.
 """
 
 from __future__ import annotations
 
-import glob
-import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
+import itertools
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
+from tests.httpservers import serve
+from tests.processes import RequestStream, alive, children_of, gunicorn, http_get, manage, qcluster, wait_until
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 CURRENT = "/account/api-keys/current"
 RECOVERY_SECONDS = 10
+_names = itertools.count(1)
 
 
-def _postgres_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
+def _job_body() -> dict:
+    return {"name": f"stream {next(_names)}", "type": "document.extract_text", "input_url": INPUT_URL["notes"]}
 
 
-PG_BIN = _postgres_bin()
+INPUT_URL: dict[str, str] = {}  # set by the test once its file server runs
+# Reads and job creations: 5 POST /jobs a second at the stream's 20 requests a second.
+STREAM = [CURRENT, ("POST", "/jobs", _job_body), "/jobs?limit=5", "/account/usage"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def ok(answer) -> bool:
+    return 200 <= answer.status < 300
 
 
-class ThrowawayPostgres:
-    """One PostgreSQL cluster in a temporary directory, run as `postgres`
-    when the tests run as root (PostgreSQL refuses to run as root)."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.datadir = Path(tempfile.mkdtemp(prefix="aiprod-outage-pg-"))
-        self.as_postgres = os.geteuid() == 0
-        if self.as_postgres:
-            shutil.chown(self.datadir, "postgres", "postgres")
-
-    def run(self, tool: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        command = [str(PG_BIN / tool), *args]
-        if self.as_postgres:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=True)
-
-    def init(self) -> None:
-        self.run("initdb", "-D", str(self.datadir / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self.run("pg_ctl", "-D", str(self.datadir / "data"), "-o", options, "-l", str(self.datadir / "log"),
-                 "-w", "-t", "30", "start", timeout=45)
-
-    def stop(self, mode: str = "fast") -> None:
-        self.run("pg_ctl", "-D", str(self.datadir / "data"), "-m", mode, "-w", "-t", "30", "stop", timeout=45)
-
-    def cleanup(self) -> None:
-        try:
-            self.stop("immediate")
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            pass  # already stopped
-        shutil.rmtree(self.datadir, ignore_errors=True)
-
-    @property
-    def url(self) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/aiprod_outage"
-
-
-@pytest.fixture
-def postgres():
-    if PG_BIN is None:
-        pytest.skip("initdb/pg_ctl not found (install the PostgreSQL server package to run the outage test)")
-    if os.geteuid() == 0 and not shutil.which("runuser"):
-        pytest.skip("running as root without runuser: cannot start PostgreSQL as the postgres user")
-    cluster = ThrowawayPostgres()
-    try:
-        cluster.init()
-        cluster.start()
-        cluster.run("createdb", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "aiprod_outage")
-        yield cluster
-    finally:
-        cluster.cleanup()
-
-
-@pytest.fixture
-def app_env(postgres, tmp_path):
-    env = dict(os.environ)
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "aiprod.settings",
-        "DATABASE_URL": postgres.url,
-        "AIPROD_CACHE_PREFIX": f"aiprod-outage-{os.getpid()}-{postgres.port}",
-        "AIPROD_MEDIA_ROOT": str(tmp_path / "media"),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-    })
-    return env
-
-
-def manage(env: dict, *args: str, timeout: float = 180) -> str:
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=timeout)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
-
-
-@pytest.fixture
-def server(app_env, tmp_path):
-    """A migrated database, an account with a key, and gunicorn serving them."""
-    manage(app_env, "migrate", "--noinput", "-v0")
-    key = json.loads(manage(app_env, "create_account", "--email", "outage@example.com", "--tier", "pro", "--json"))["api_key"]
-    port = free_port()
-    # One process with threads: the maintenance switch is memoised per
-    # process, so the maintenance phase below is deterministic.
-    gunicorn = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "aiprod.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--threads", "4", "--timeout", "30", "--graceful-timeout", "5", "--no-control-socket"],
-        cwd=ROOT, env=app_env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "gunicorn.log", "w"),
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: get(base, "/health").status_code == 200, timeout=30, what="gunicorn to start")
-        yield base, key
-    finally:
-        os.killpg(gunicorn.pid, signal.SIGTERM)
-        try:
-            gunicorn.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(gunicorn.pid, signal.SIGKILL)
-            gunicorn.wait(timeout=10)
-
-
-def get(base: str, path: str, key: str | None = None, **kwargs) -> requests.Response:
-    headers = {"X-API-Key": key} if key else {}
-    try:
-        return requests.get(base + path, headers=headers, timeout=10, **kwargs)
-    except requests.ConnectionError:
-        response = requests.Response()
-        response.status_code = 0  # nothing listening (yet)
-        return response
-
-
-def wait_until(condition, *, timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.2)
-    return time.monotonic() - started
-
-
-def assert_json_503(response: requests.Response, code: str) -> dict:
+def assert_json_503(response, code: str) -> dict:
     assert response.status_code == 503, (response.status_code, response.text[:500])
     assert response.headers["Content-Type"].startswith("application/json"), response.text[:500]
     body = response.json()
@@ -183,47 +54,130 @@ def assert_json_503(response: requests.Response, code: str) -> dict:
     return body
 
 
-@pytest.mark.skipif(PG_BIN is None, reason="initdb/pg_ctl not found (PostgreSQL server package not installed)")
-def test_the_api_answers_503_while_postgres_is_down_and_recovers_by_itself(postgres, server, app_env):
-    base, key = server
-    # Up: every thread holds a persistent connection afterwards.
-    for _ in range(8):
-        assert get(base, CURRENT, key).status_code == 200
-    assert get(base, "/health").json()["status"] == "healthy"
+def create_job(base: str, key: str, input_url: str, job_type: str = "document.extract_text") -> str:
+    response = requests.post(base + "/jobs", json={"name": f"outage {time.monotonic_ns()}", "input_url": input_url,
+                                                   "type": job_type},
+                             headers={"X-API-Key": key}, timeout=10)
+    assert response.status_code == 201, (response.status_code, response.text[:500])
+    return response.json()["id"]
 
-    postgres.stop("fast")
-    for _ in range(8):
-        assert_json_503(get(base, CURRENT, key), "SERVICE_UNAVAILABLE")
-    assert_json_503(requests.post(base + "/jobs", json={"name": "x", "input_url": "https://example.com/a.mp4"},
-                                  headers={"X-API-Key": key}, timeout=10), "SERVICE_UNAVAILABLE")
-    assert_json_503(get(base, "/diagnostics", key), "SERVICE_UNAVAILABLE")
-    health = get(base, "/health")
-    assert health.status_code == 503 and health.json()["status"] == "unhealthy"
-    assert int(health.headers["Retry-After"]) >= 1
-    # The status page is what customers read during an outage: it answers.
-    status = get(base, "/api/status.json")
-    assert status.status_code == 200
-    assert {c["id"]: c["status"] for c in status.json()["components"]}["database"] == "major_outage"
-    assert status.json()["status"]["indicator"] == "critical"
-    assert get(base, "/status").status_code == 200
 
-    postgres.start()
-    wait_until(lambda: get(base, CURRENT, key).status_code == 200, timeout=RECOVERY_SECONDS,
-               what="the API to recover without restarting gunicorn")
-    for _ in range(8):
-        assert get(base, CURRENT, key).status_code == 200
-    assert get(base, "/health").json()["status"] == "healthy"
+def wait_for_job(base: str, key: str, job_id: str, timeout: float) -> dict:
+    def finished():
+        response = http_get(f"{base}/jobs/{job_id}", key)
+        return response.status_code == 200 and response.json()["status"] in ("completed", "failed") and response.json()
 
-    # Maintenance announced, then the database goes away for the upgrade:
-    # clients keep getting MAINTENANCE with its Retry-After, health stays 200.
-    manage(app_env, "maintenance", "on", "--message", "Database upgrade", timeout=60)
-    wait_until(lambda: get(base, CURRENT, key).status_code == 503, timeout=RECOVERY_SECONDS,
-               what="the maintenance switch to reach the server")
-    postgres.stop("fast")
-    for _ in range(4):
-        assert "Database upgrade" in assert_json_503(get(base, CURRENT, key), "MAINTENANCE")["message"]
-    assert get(base, "/health").json()["status"] == "maintenance"
-    postgres.start()
-    manage(app_env, "maintenance", "off", timeout=60)
-    wait_until(lambda: get(base, CURRENT, key).status_code == 200, timeout=RECOVERY_SECONDS,
-               what="the API to leave maintenance")
+    return wait_until(finished, timeout=timeout, what=f"job {job_id} to finish", interval=0.3)
+
+
+def test_a_postgres_restart_under_a_request_stream_costs_only_503s_and_the_worker_carries_on(
+    deployment, long_wav, tmp_path
+):
+    postgres, key = deployment.postgres, deployment.key
+    env = deployment.env()
+    routes = {"/notes.txt": (200, {"Content-Type": "text/plain"}, b"Written after the outage.\n"),
+              "/long.wav": (200, {"Content-Type": "audio/wav"}, long_wav)}
+    with serve(routes) as files, gunicorn(env, tmp_path / "gunicorn.log") as base, \
+            qcluster(env, tmp_path / "qcluster.log") as cluster:
+        INPUT_URL["notes"] = files.url + "/notes.txt"
+        # A job that takes seconds is running when the database goes away,
+        # and finishes its processing before the database is back.
+        running = create_job(base, key, files.url + "/long.wav", "audio.transcribe")
+        job = wait_until(lambda: (j := http_get(f"{base}/jobs/{running}", key).json())["status"] == "processing"
+                         and j, timeout=30, what="the long job to start")
+        worker = int(job["worker_instance"].rsplit(":", 1)[1])
+        child = wait_until(lambda: children_of(worker), timeout=15, what="the processing child")[0]
+
+        with RequestStream(base, key, STREAM, rate=20) as stream:
+            stream.wait_for(10, where=ok, what="the stream to warm up")
+            assert http_get(f"{base}/jobs/{running}", key).json()["status"] == "processing"
+            stopped_at = time.monotonic()
+            postgres.stop("fast")
+            stream.wait_for(20, after=stopped_at, where=lambda a: a.status == 503, what="20 answers while it is down")
+            wait_until(lambda: not alive(child), timeout=30, what="the job's processing to end during the outage")
+            postgres.start()
+            back_at = time.monotonic()
+            first_ok = stream.wait_for(1, after=back_at, where=ok, timeout=RECOVERY_SECONDS,
+                                       what="a 2xx after PostgreSQL is back")[0]
+            stream.wait_for(20, after=first_ok.at, what="20 answers after the recovery")
+
+        # The same worker, never restarted, finishes the job it was running
+        # (same attempt), every job the stream created, and one created now.
+        across = wait_for_job(base, key, running, timeout=45)
+        created = [a.body["id"] for a in stream.answers if a.method == "POST" and a.status == 201]
+        streamed = [wait_for_job(base, key, job_id, timeout=45) for job_id in created]
+        after = wait_for_job(base, key, create_job(base, key, files.url + "/notes.txt"), timeout=45)
+        assert cluster.poll() is None
+
+    assert (across["status"], across["attempted_count"]) == ("completed", 1), across
+    assert after["status"] == "completed", after
+    assert len(streamed) >= 5 and {j["status"] for j in streamed} == {"completed"}
+    answers = stream.answers
+    statuses = {(a.method, a.status) for a in answers}
+    assert statuses <= {("GET", 200), ("POST", 201), ("GET", 503), ("POST", 503)}, [
+        (a.method, a.path, a.status, a.body, a.error) for a in answers if not ok(a) and a.status != 503]
+    assert all(ok(a) for a in answers if a.at < stopped_at)
+    assert all(ok(a) for a in answers if a.at >= first_ok.at), "a 503 after the recovery"
+    outage = [a for a in answers if a.status == 503]
+    assert len(outage) >= 20
+    for answer in outage:
+        assert answer.headers["Content-Type"].startswith("application/json")
+        assert answer.body["code"] == "SERVICE_UNAVAILABLE" and answer.body["error"] == "Service unavailable"
+        assert answer.body["request_id"] == answer.headers["X-Request-ID"]
+        assert int(answer.headers["Retry-After"]) >= 1
+
+
+def test_the_api_answers_503_while_postgres_is_down_and_maintenance_outlives_the_database(deployment, tmp_path):
+    postgres, key = deployment.postgres, deployment.key
+    env = deployment.env()
+    # One process with threads: the maintenance switch is memoised per
+    # process, so the maintenance phase below is deterministic.
+    with gunicorn(env, tmp_path / "gunicorn.log") as base:
+        def get(path, with_key=True):
+            return http_get(base + path, key if with_key else None)
+
+        # Up: every thread holds a persistent connection afterwards.
+        for _ in range(8):
+            assert get(CURRENT).status_code == 200
+        assert get("/health", False).json()["status"] == "healthy"
+
+        postgres.stop("fast")
+        for _ in range(8):
+            assert_json_503(get(CURRENT), "SERVICE_UNAVAILABLE")
+        assert_json_503(requests.post(base + "/jobs", json={"name": "x", "input_url": "https://example.com/a.mp4"},
+                                      headers={"X-API-Key": key}, timeout=10), "SERVICE_UNAVAILABLE")
+        assert_json_503(get("/diagnostics"), "SERVICE_UNAVAILABLE")
+        health = get("/health", False)
+        assert health.status_code == 503 and health.json()["status"] == "unhealthy"
+        assert int(health.headers["Retry-After"]) >= 1
+        # The status page is what customers read during an outage: it answers.
+        status = get("/api/status.json", False)
+        assert status.status_code == 200
+        assert {c["id"]: c["status"] for c in status.json()["components"]}["database"] == "major_outage"
+        assert status.json()["status"]["indicator"] == "critical"
+        assert get("/status", False).status_code == 200
+
+        postgres.start()
+        wait_until(lambda: get(CURRENT).status_code == 200, timeout=RECOVERY_SECONDS,
+                   what="the API to recover without restarting gunicorn")
+        for _ in range(8):
+            assert get(CURRENT).status_code == 200
+        assert get("/health", False).json()["status"] == "healthy"
+
+        # Maintenance announced, then the database goes away for the upgrade:
+        # clients keep getting MAINTENANCE with its Retry-After, health stays 200.
+        manage(env, "maintenance", "on", "--message", "Database upgrade", timeout=60)
+        try:
+            wait_until(lambda: get(CURRENT).status_code == 503, timeout=RECOVERY_SECONDS,
+                       what="the maintenance switch to reach the server")
+            postgres.stop("fast")
+            for _ in range(4):
+                assert "Database upgrade" in assert_json_503(get(CURRENT), "MAINTENANCE")["message"]
+            assert get("/health", False).json()["status"] == "maintenance"
+            postgres.start()
+        finally:
+            if not postgres.is_running():
+                postgres.start()
+            manage(env, "maintenance", "off", timeout=60)  # the database is shared by the other tests here
+        wait_until(lambda: get(CURRENT).status_code == 200, timeout=RECOVERY_SECONDS,
+                   what="the API to leave maintenance")

@@ -462,3 +462,39 @@ def test_an_untrusted_certificate_is_an_ssl_certificate_error_and_a_trusted_one_
         assert delivered.status == "delivered"
         request = https_receiver.last_request
         signing.verify(endpoint.secret, request.body, request.header_dict)
+
+
+def test_a_retry_after_that_is_not_a_number_falls_back_to_the_schedule(pro, receiver, send, settings):
+    # Was an exception in the delivery: "²" passed str.isdigit() and float() refused it.
+    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = [0, 5]
+    endpoint = register(pro, receiver.url + "/hook")
+    receiver.routes["/hook"] = Response(status=429, headers={"Retry-After": "²"})
+    send(pro)
+    delivery = only_delivery(endpoint)
+    assert delivery.status == "failed" and delivery.response_code == 429
+    assert delivery.attempt_count == 2  # the "immediately" step ran: no Retry-After was taken
+
+
+def test_redelivering_a_test_send_of_a_deleted_endpoint_is_skipped_not_a_crash(
+    pro, receiver, settings, django_capture_on_commit_callbacks
+):
+    # Found by the fuzzer: test/verify sends skipped the "endpoint deleted" check and
+    # crashed reading the deleted endpoint's secret (a 500 with django-q2 in sync mode).
+    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = []
+    endpoint = register(pro, receiver.url + "/hook")
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = pro.api.post(f"/account/webhooks/{endpoint.id}/test", {"event": "job.completed"}).json()
+    assert pro.api.delete(f"/account/webhooks/{endpoint.id}").status_code == 204
+    with django_capture_on_commit_callbacks(execute=True):
+        response = pro.api.post(f"/account/webhooks/deliveries/{sent['id']}/redeliver")
+    assert response.status_code == 202, response.content
+    delivery = Delivery.objects.get(pk=sent["id"])
+    assert delivery.status == "skipped" and delivery.error == "Endpoint was deleted"
+
+
+@pytest.mark.parametrize(("since", "status"), [("0301-02-19T10:27:24+17:11", 202), ("0001-01-01T00:00:00+01:00", 400)])
+def test_recover_takes_any_utc_offset_and_refuses_instants_before_year_one(pro, receiver, since, status):
+    # Found by the fuzzer: PostgreSQL refuses offsets beyond 15:59 ("+17:11" was a 500).
+    endpoint = register(pro, receiver.url + "/hook")
+    response = pro.api.post(f"/account/webhooks/{endpoint.id}/recover", {"since": since})
+    assert response.status_code == status, response.content

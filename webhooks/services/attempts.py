@@ -198,10 +198,12 @@ def headers_for(delivery: Delivery, body: bytes, secret: str, timestamp: int | N
 
 
 def _skip(delivery: Delivery) -> str | None:
-    if delivery.target != TargetKind.ENDPOINT or delivery.kind != DeliveryKind.EVENT:
-        return None  # jobs' own URLs, and explicit verify/test sends, always go out
+    if delivery.target != TargetKind.ENDPOINT:
+        return None  # jobs' own URLs always go out
     if delivery.endpoint is None:
-        return "Endpoint was deleted"
+        return "Endpoint was deleted"  # also for a test/verify send redelivered after the delete
+    if delivery.kind != DeliveryKind.EVENT:
+        return None  # explicit verify/test sends go out whatever the endpoint's status
     return skip_reason(delivery.endpoint)
 
 
@@ -216,7 +218,7 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # isdigit() alone accepts "²", which float() refuses
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

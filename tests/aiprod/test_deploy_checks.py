@@ -1,0 +1,64 @@
+"""`manage.py check --deploy` with production settings reports nothing that matters.
+
+Deliberately left to the operator (and so accepted here): security.W005
+(HSTS includeSubDomains) and security.W021 (HSTS preload). Both commit every
+subdomain of the domain to HTTPS, preload practically for good (browsers ship
+the list); whether that is true is known only where the domain is run, so
+they are opt-in (AIPROD_HSTS_INCLUDE_SUBDOMAINS=1, AIPROD_HSTS_PRELOAD=1), and
+with them on the check is clean.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parents[2]
+DELIBERATE = {"security.W005", "security.W021"}
+
+
+def check_deploy(**extra: str) -> tuple[int, str, set[str]]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "AIPROD_")) and key not in ("REDIS_URL",)
+    }
+    env.update(dict(
+        DJANGO_SETTINGS_MODULE="aiprod.settings",
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="k3y-" + "q8Zr2vLm9XwT4pNf7Hc1Bd6Gs0Jy5Ek" * 2,
+        DJANGO_ALLOWED_HOSTS="api.aiprod.example",
+        AIPROD_PRODUCTION="1",
+        AIPROD_HTTPS="1",
+        DATABASE_URL=os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/aiprod",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+    ), **extra)
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    output = proc.stdout + proc.stderr
+    return proc.returncode, output, set(re.findall(r"\(([\w.]+\.[EW]\d+)\)", output))
+
+
+def test_production_settings_pass_the_deploy_check_but_for_the_hsts_opt_ins():
+    code, output, issues = check_deploy()
+    assert code == 0, output
+    assert issues == DELIBERATE, output
+
+
+def test_with_the_hsts_opt_ins_the_deploy_check_is_clean():
+    code, output, issues = check_deploy(
+        AIPROD_HSTS_INCLUDE_SUBDOMAINS="1", AIPROD_HSTS_PRELOAD="1", AIPROD_TRUSTED_PROXIES="10.0.0.0/8"
+    )
+    assert code == 0, output
+    assert issues == set() and "no issues" in output, output
+
+
+def test_without_the_https_switch_the_deploy_check_says_what_is_missing():
+    _, output, issues = check_deploy(AIPROD_HTTPS="0")
+    assert issues == {"security.W004", "security.W008", "security.W012", "security.W016"}, output
