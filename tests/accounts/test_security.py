@@ -71,3 +71,9 @@ def test_deleting_another_entry_works(pro):
 def test_deleting_an_unknown_entry_is_404(pro):
     response = pro.api.delete("/account/security/whitelist?ip=192.0.2.1")
     assert response.status_code == 404
+
+
+def test_the_whitelist_path_answers_only_post_and_delete(pro):
+    # GET and PATCH used to fall through to /account/security's own handlers.
+    assert pro.api.get("/account/security/whitelist").status_code == 405
+    assert pro.api.patch("/account/security/whitelist", {"enabled": True}).status_code == 405

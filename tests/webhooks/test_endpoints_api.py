@@ -211,3 +211,9 @@ def test_include_logs_costs_the_same_queries_for_one_or_many_endpoints(pro, rece
     for _ in range(4):
         register(pro, receiver.url + "/hook")
     assert queries() == one
+
+
+def test_redeliver_answers_only_post(pro):
+    # GET used to fall through to the delivery's own handler.
+    response = pro.api.get("/account/webhooks/deliveries/dlv_nope/redeliver")
+    assert response.status_code == 405 and response.json()["code"] == "METHOD_NOT_ALLOWED"
