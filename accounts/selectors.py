@@ -64,12 +64,23 @@ def api_key_by_hash(digest: str) -> ApiKey | None:
     return key
 
 
+_CONVERTERS: dict = {}
+
+
 def _convert(model, values, connection):
-    # Apply the fields' own converters (JSON, booleans on SQLite, datetimes).
+    # Apply the fields' own converters (JSON, booleans on SQLite, datetimes),
+    # worked out once per model and database vendor, as the ORM would.
+    key = (model, connection.vendor)
+    if key not in _CONVERTERS:
+        per_field = []
+        for field in model._meta.concrete_fields:
+            column = field.get_col(model._meta.db_table)
+            per_field.append(connection.ops.get_db_converters(column) + column.get_db_converters(connection))
+        _CONVERTERS[key] = (per_field, [field.get_col(model._meta.db_table) for field in model._meta.concrete_fields])
+    per_field, columns = _CONVERTERS[key]
     out = []
-    for field, value in zip(model._meta.concrete_fields, values):
-        converters = field.get_db_converters(connection) + connection.ops.get_db_converters(field)
+    for converters, column, value in zip(per_field, columns, values):
         for converter in converters:
-            value = converter(value, field, connection)
+            value = converter(value, column, connection)
         out.append(value)
     return out
