@@ -92,7 +92,6 @@ class Page:
 
     def click_button(self, text: str, within: str = "main") -> None:
         """Clicks the button (or link styled as one) whose visible text starts with `text`, and waits for the new page."""
-        from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
 
         candidates = self.find(within).find_elements("css selector", "button, a.btn, input[type=submit]")
@@ -100,7 +99,10 @@ class Page:
         assert matches, f"no button {text!r} on {self.driver.current_url}: {[c.text for c in candidates]}"
         old = self.find("html")
         matches[0].click()
-        WebDriverWait(self.driver, WAIT_SECONDS).until(ec.staleness_of(old))
+        WebDriverWait(self.driver, WAIT_SECONDS).until(lambda driver: _left_the_page(old))
+        WebDriverWait(self.driver, WAIT_SECONDS).until(
+            lambda driver: driver.execute_script("return document.readyState") == "complete"
+        )
 
     def text(self, css: str = "main") -> str:
         return self.find(css).text
@@ -112,6 +114,19 @@ class Page:
         self.fill("#id_password", password)
         self.click_button("Log in")
         assert self.driver.current_url.endswith("/dashboard/"), self.driver.current_url
+
+
+def _left_the_page(element) -> bool:
+    """True once `element` belongs to a page that has been replaced. Chromium
+    reports this as a stale element or, mid-navigation, as "Node with given id
+    does not belong to the document"; both mean the old page is gone."""
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        element.is_enabled()
+    except WebDriverException:
+        return True
+    return False
 
 
 @pytest.fixture
