@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import Account, ApiKey, IpAllowlistEntry, RequestLog
 from aiprod.models import Incident, MaintenanceMode
 from aiprod.ops.support import GROUP_NAME
+from tests.admin_urls import admin_url
 
 CURRENT = "/account/api-keys/current"
 PASSWORD = "support-pass-123"
@@ -60,7 +61,7 @@ def test_the_support_group_exists_after_migrate_with_no_user_group_or_delete_pow
 
 
 def test_support_cannot_open_the_user_or_group_admin(support):
-    for path in ("/admin/auth/user/", "/admin/auth/user/add/", "/admin/auth/group/", f"/admin/auth/user/{support.user.pk}/change/"):
+    for path in ("/admin/auth/user/", "/admin/auth/user/add/", "/admin/auth/group/", admin_url(support.user)):
         assert support.get(path).status_code == 403, path
     assert "/admin/auth/" not in support.get("/admin/").content.decode()
 
@@ -90,7 +91,7 @@ def account_form(account: Account, **changes) -> dict:
 
 
 def test_support_sets_tier_enterprise_limits_and_the_ip_allow_list_inline(support, free):
-    path = f"/admin/accounts/account/{free.account.pk}/change/"
+    path = admin_url(free.account)
     assert support.get(path).status_code == 200
     response = support.post(path, account_form(
         free.account, tier="enterprise", jobs_per_month="250000", requests_per_second="800",
@@ -105,7 +106,7 @@ def test_support_sets_tier_enterprise_limits_and_the_ip_allow_list_inline(suppor
 
 
 def test_a_malformed_allow_list_entry_is_refused_by_the_form(support, free):
-    response = support.post(f"/admin/accounts/account/{free.account.pk}/change/", account_form(
+    response = support.post(admin_url(free.account), account_form(
         free.account, **{"ip_allowlist-TOTAL_FORMS": "1", "ip_allowlist-0-cidr": "10.0.0.300",
                          "ip_allowlist-0-account": free.account.pk},
     ))
@@ -116,7 +117,7 @@ def test_a_malformed_allow_list_entry_is_refused_by_the_form(support, free):
 
 def test_support_cannot_link_an_account_to_a_login(support, free):
     other = User.objects.create_user("victim")
-    support.post(f"/admin/accounts/account/{free.account.pk}/change/", account_form(free.account, user=str(other.pk)))
+    support.post(admin_url(free.account), account_form(free.account, user=str(other.pk)))
     assert Account.objects.get(pk=free.account.pk).user is None
 
 
@@ -130,7 +131,7 @@ def test_support_revokes_keys_and_the_api_then_refuses_them(support, free):
 
 def test_a_key_page_shows_the_prefix_never_the_hash_and_nothing_is_editable(support, free):
     key = ApiKey.objects.get(account=free.account, environment="live")
-    html = support.get(f"/admin/accounts/apikey/{key.pk}/change/").content.decode()
+    html = support.get(admin_url(key)).content.decode()
     assert key.prefix in html
     assert key.key_hash not in html and free.key not in html
     assert 'name="scopes"' not in html and 'name="name"' not in html and 'name="expires_at_0"' not in html
@@ -143,9 +144,9 @@ def test_request_logs_are_read_only_and_searchable_by_request_id(support, free):
     row = RequestLog.objects.get(request_id="req_support_lookup_1")
     listing = support.get("/admin/accounts/requestlog/", {"q": "req_support_lookup_1"})
     assert listing.status_code == 200 and b"req_support_lookup_1" in listing.content
-    page = support.get(f"/admin/accounts/requestlog/{row.pk}/change/")
+    page = support.get(admin_url(row))
     assert page.status_code == 200 and b'name="status"' not in page.content
-    assert support.post(f"/admin/accounts/requestlog/{row.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert support.post(admin_url(row, "delete"), {"post": "yes"}).status_code == 403
 
 
 def test_support_posts_an_incident_that_appears_on_the_status_page(support, anonymous):
@@ -195,7 +196,7 @@ def test_support_sees_the_audit_trail_but_cannot_alter_it(support, free):
     entry = LogEntry.objects.get(user=support.user)
     listing = support.get("/admin/admin/logentry/")
     assert listing.status_code == 200 and b"Suspended via admin action" in listing.content
-    assert support.post(f"/admin/admin/logentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert support.post(admin_url(entry, "delete"), {"post": "yes"}).status_code == 403
     assert LogEntry.objects.filter(pk=entry.pk).exists()
 
 
@@ -211,7 +212,7 @@ def test_support_can_use_the_jobs_and_webhooks_actions_but_never_sees_a_webhook_
         pytest.skip("the webhooks app has no migrations yet")
     endpoint = WebhookEndpoint.objects.create(account=free.account, url="https://example.com/hook",
                                               events=["job.completed"], secret="whsec_supersecretvalue123")
-    page = support.get(f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/")
+    page = support.get(admin_url(endpoint))
     assert page.status_code == 200
     assert b"whsec_supersecretvalue123" not in page.content
     assert b"whsec_supersecretvalue123" not in support.get("/admin/webhooks/webhookendpoint/").content

@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from quotas.models import MonthlyUsage
 from quotas.plans import GB
 from quotas.services import month_start
+from tests.admin_urls import admin_url
 
 
 @pytest.fixture
@@ -29,8 +30,8 @@ def test_usage_is_listed_with_its_limits(staff_client, pro):
 def test_usage_cannot_be_added_changed_or_deleted(staff_client, pro):
     row = MonthlyUsage.objects.create(account=pro.account, month=month_start(), jobs_count=5)
     assert staff_client.get("/admin/quotas/monthlyusage/add/").status_code == 403
-    change = staff_client.post(f"/admin/quotas/monthlyusage/{row.pk}/change/", {"jobs_count": 0})
+    change = staff_client.post(admin_url(row), {"jobs_count": 0})
     assert change.status_code == 403
-    assert staff_client.post(f"/admin/quotas/monthlyusage/{row.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert staff_client.post(admin_url(row, "delete"), {"post": "yes"}).status_code == 403
     row.refresh_from_db()
     assert row.jobs_count == 5

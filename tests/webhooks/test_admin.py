@@ -9,6 +9,7 @@ from django.contrib.admin.models import LogEntry
 from django.core.management import call_command
 from django.utils import timezone
 
+from tests.admin_urls import admin_url
 from tests.webhooks.conftest import register
 from webhooks.models import Delivery
 from webhooks.services.events import emit_account_event
@@ -17,7 +18,7 @@ from webhooks.services.events import emit_account_event
 def test_the_endpoint_pages_never_show_the_secret(admin_client, pro, receiver):
     endpoint = register(pro, receiver.url + "/hook")
     listing = admin_client.get("/admin/webhooks/webhookendpoint/")
-    page = admin_client.get(f"/admin/webhooks/webhookendpoint/{endpoint.id}/change/")
+    page = admin_client.get(admin_url(endpoint))
     assert listing.status_code == page.status_code == 200
     assert endpoint.url in page.content.decode()
     for content in (listing.content, page.content):
@@ -35,7 +36,7 @@ def test_the_redeliver_action_resends_through_the_same_service_and_is_logged(
         emit_account_event(pro.account, livemode=True, event_type="quota.warning", data={})
     delivery = Delivery.objects.get(endpoint=endpoint, event_type="quota.warning")
     assert delivery.status == "failed"
-    page = admin_client.get(f"/admin/webhooks/delivery/{delivery.id}/change/")
+    page = admin_client.get(admin_url(delivery))
     assert page.status_code == 200 and "500 Internal Server Error" in page.content.decode()
 
     receiver.routes["/hook"] = 200
