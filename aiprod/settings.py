@@ -280,6 +280,7 @@ AIPROD_REQUEST_LOG_FLUSH_SECONDS = float(env_str("AIPROD_REQUEST_LOG_FLUSH_SECON
 # Operations (SPEC §12): `manage.py backup` writes pg_dump files here;
 # Retry-After for maintenance without an announced end.
 AIPROD_BACKUP_DIR = Path(env_str("AIPROD_BACKUP_DIR", str(BASE_DIR / "var" / "backups")))
+AIPROD_BACKUP_KEEP = env_int("AIPROD_BACKUP_KEEP", 7)  # newest dumps `manage.py backup` keeps
 AIPROD_MAINTENANCE_RETRY_AFTER = env_int("AIPROD_MAINTENANCE_RETRY_AFTER", 300)
 # Failed authentications allowed per client address per minute before 429.
 AIPROD_AUTH_FAILURE_LIMIT = env_str("AIPROD_AUTH_FAILURE_LIMIT", "30/m")
@@ -304,6 +305,9 @@ AIPROD_JOB_STREAM_FREE_MAX_BYTES = env_int("AIPROD_JOB_STREAM_FREE_MAX_BYTES", 1
 # Scratch space for uploads in flight, downloads and processor output (same
 # file system as MEDIA_ROOT, so finished files are moved, not copied).
 AIPROD_JOB_WORK_DIR = env_str("AIPROD_JOB_WORK_DIR", "")
+# The sweeper removes scratch directories unwritten for this long (left by a
+# killed worker); longer than the longest job timeout (7200 s).
+AIPROD_JOB_WORK_DIR_MAX_AGE = env_int("AIPROD_JOB_WORK_DIR_MAX_AGE", 3 * 3600)
 
 # --- Webhooks (webhooks/services) -------------------------------------------------
 AIPROD_WEBHOOK_TIMEOUT = env_int("AIPROD_WEBHOOK_TIMEOUT", 10)  # seconds for the whole exchange

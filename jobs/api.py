@@ -79,7 +79,7 @@ class JobView(ApiView):
     """A view acting on one job: scoped lookup, recorded on the timeline."""
 
     def get_job(self, request, job_id: str) -> Job:
-        job = get_owned_or_404(Job.objects.all(), request, job_id, "Job")
+        job = get_owned_or_404(Job, request, job_id, "Job")
         # Only once it is ours: another account's probe must not enter this job's timeline.
         self.touch_object(job.pk)
         return job

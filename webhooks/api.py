@@ -65,7 +65,7 @@ class WebhookView(ApiView):
     required_scopes = "webhooks.manage"
 
     def endpoint(self, request, webhook_id: str) -> WebhookEndpoint:
-        return get_owned_or_404(WebhookEndpoint.objects.all(), request, webhook_id, "Webhook endpoint")
+        return get_owned_or_404(WebhookEndpoint, request, webhook_id, "Webhook endpoint")
 
 
 class WebhookListView(WebhookView):

@@ -75,3 +75,19 @@ def run_backup(directory: Path | None = None) -> BackupRecord:
         path=str(target),
         size_bytes=target.stat().st_size,
     )
+
+
+def prune_backups(directory: Path | None = None, *, keep: int | None = None) -> list[Path]:
+    """Deletes all but the newest `keep` dumps (default AIPROD_BACKUP_KEEP)
+    that this command wrote to `directory`; their records stay as history.
+    Returns the deleted paths, oldest first."""
+    keep = settings.AIPROD_BACKUP_KEEP if keep is None else keep
+    if keep < 1:
+        raise BackupError("keep must be at least 1: pruning must never delete the newest backup")
+    directory = Path(directory or settings.AIPROD_BACKUP_DIR)
+    # The names carry a sortable UTC timestamp, so name order is age order.
+    dumps = sorted(directory.glob("aiprod-*.dump"))
+    doomed = dumps[:-keep]
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed

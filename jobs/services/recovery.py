@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from jobs.models import Job, JobStatus
 from jobs.selectors import stuck_jobs
-from jobs.services import idempotency, transitions
+from jobs.services import idempotency, storage, transitions
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +30,13 @@ BATCH = 500
 
 def sweep_stale_jobs(*, now=None, stale_after: int | None = None) -> dict:
     """One sweep. Returns counts {"requeued", "failed", "pending_requeued",
-    "idempotency_keys_pruned"}. Side effects: the transitions above, their
+    "idempotency_keys_pruned", "work_dirs_removed"}. Side effects: the transitions above, their
     events and timeline rows, tasks queued."""
     now = now or timezone.now()
     stale_after = settings.AIPROD_JOB_STALE_AFTER if stale_after is None else stale_after
     cutoff = now - timedelta(seconds=stale_after)
     max_attempts = settings.AIPROD_JOB_MAX_ATTEMPTS
-    summary = {"requeued": 0, "failed": 0, "pending_requeued": 0, "idempotency_keys_pruned": 0}
+    summary = {"requeued": 0, "failed": 0, "pending_requeued": 0, "idempotency_keys_pruned": 0, "work_dirs_removed": 0}
     for job in stuck_jobs(older_than=timedelta(seconds=stale_after), now=now).select_related("account")[:BATCH]:
         if job.attempted_count - job.attempt_base < max_attempts:
             summary["requeued"] += transitions.requeue_lost_job(job, cutoff=cutoff)
@@ -44,6 +44,7 @@ def sweep_stale_jobs(*, now=None, stale_after: int | None = None) -> dict:
             summary["failed"] += transitions.fail_lost_job(job, cutoff=cutoff, attempts=max_attempts)
     summary["pending_requeued"] = _requeue_orphaned_pending(now)
     summary["idempotency_keys_pruned"] = idempotency.prune_expired()
+    summary["work_dirs_removed"] = storage.remove_stale_work_dirs(settings.AIPROD_JOB_WORK_DIR_MAX_AGE)
     if summary["requeued"] or summary["failed"] or summary["pending_requeued"]:
         logger.warning("job sweep: %s", summary)
     return summary

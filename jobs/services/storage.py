@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -38,6 +39,33 @@ def make_work_dir(prefix: str) -> str:
 def remove_work_dir(path: str | None) -> None:
     if path:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_stale_work_dirs(older_than_seconds: float, *, now: float | None = None) -> int:
+    """Removes scratch directories nothing has written to for
+    `older_than_seconds`: what a killed worker or server left behind (a live
+    job or upload writes into its directory, which keeps it fresh). Returns
+    how many were removed."""
+    now = time.time() if now is None else now
+    removed = 0
+    for entry in work_root().iterdir():
+        try:
+            if not entry.is_dir() or now - _last_write(entry) < older_than_seconds:
+                continue
+        except FileNotFoundError:  # removed meanwhile by its owner
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _last_write(directory: Path) -> float:
+    newest = directory.stat().st_mtime
+    for root, dirs, files in os.walk(directory):
+        for name in files + dirs:
+            with contextlib.suppress(FileNotFoundError):
+                newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
+    return newest
 
 
 def input_name(job_id: str, extension: str) -> str:

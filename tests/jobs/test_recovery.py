@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -14,6 +17,7 @@ from django_q.models import OrmQ
 
 from jobs.models import Job, JobStatus, JobTransition
 from jobs.services.recovery import queued_job_ids, sweep_stale_jobs
+from jobs.services.storage import make_work_dir
 from tests.jobs.helpers import create_job, created
 
 
@@ -64,9 +68,23 @@ def test_a_manual_retry_gives_a_fresh_attempt_budget(processing_job):
 
 def test_a_job_with_a_recent_heartbeat_is_left_alone(processing_job):
     job = processing_job(idle=timedelta(seconds=30))
-    assert sweep_stale_jobs() == {"requeued": 0, "failed": 0, "pending_requeued": 0, "idempotency_keys_pruned": 0}
+    assert sweep_stale_jobs() == {
+        "requeued": 0, "failed": 0, "pending_requeued": 0, "idempotency_keys_pruned": 0, "work_dirs_removed": 0,
+    }
     job.refresh_from_db()
     assert job.status == "processing"
+
+
+def test_scratch_left_by_a_killed_worker_is_removed_and_live_scratch_is_kept(db, settings, tmp_path):
+    settings.AIPROD_JOB_WORK_DIR = str(tmp_path / "work")
+    abandoned, live = Path(make_work_dir("job_abandoned")), Path(make_work_dir("job_live"))
+    (abandoned / "input.mp4").write_bytes(b"x" * 10)
+    (live / "input.mp4").write_bytes(b"x" * 10)
+    hours_ago = time.time() - 4 * 3600
+    for path in (abandoned, abandoned / "input.mp4", live):  # live: its file is still being written
+        os.utime(path, (hours_ago, hours_ago))
+    assert sweep_stale_jobs()["work_dirs_removed"] == 1
+    assert not abandoned.exists() and (live / "input.mp4").exists()
 
 
 def test_the_stale_threshold_is_a_setting(processing_job, settings):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import platform
 import shutil
@@ -145,6 +147,25 @@ def test_backup_writes_a_pg_dump_file_and_diagnostics_reports_its_age(free, tmp_
     assert dump.read_bytes()[:5] == b"PGDMP"  # pg_dump's custom format
     age = diagnostics(free)["database"]["backup_age_hours"]
     assert 0 <= age < 0.1
+
+
+def test_backup_keeps_only_the_newest_dumps_and_leaves_other_files_alone(db, tmp_path):
+    old = [tmp_path / f"aiprod-20260101T00000{i}000000Z.dump" for i in range(3)]
+    for path in old:
+        path.write_bytes(b"PGDMP old")
+    unrelated = tmp_path / "notes.txt"
+    unrelated.write_text("not a backup")
+    out = io.StringIO()
+    call_command("backup", "--dir", str(tmp_path), "--keep", "2", "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["pruned"] == [str(old[0]), str(old[1])]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([old[2].name, os.path.basename(result["path"]), "notes.txt"])
+
+
+def test_backup_refuses_to_keep_fewer_than_one_dump_before_dumping(db, tmp_path):
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("backup", "--dir", str(tmp_path), "--keep", "0")
+    assert not BackupRecord.objects.exists() and not list(tmp_path.iterdir())
 
 
 def test_backup_without_pg_dump_on_path_fails_clearly_and_records_nothing(db, tmp_path, monkeypatch):
