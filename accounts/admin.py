@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
+from accounts import key_cache
 from accounts.client_ip import parse_network
 from accounts.models import Account, ApiKey, IpAllowlistEntry, RequestLog
 from accounts.services.accounts import suspend_account, unsuspend_account
@@ -29,8 +30,29 @@ class IpAllowlistInline(admin.TabularInline):
     readonly_fields = ["created_at"]
 
 
+class ForgetsCachedKeys:
+    """Admin edits (tier, limits, scopes, suspension, the allow-list) take
+    effect in this process at once; see accounts.key_cache for the others."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        key_cache.forget_all()
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        key_cache.forget_all()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        key_cache.forget_all()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        key_cache.forget_all()
+
+
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(ForgetsCachedKeys, admin.ModelAdmin):
     list_display = ["email", "id", "tier", "suspended", "ip_allowlist_enabled", "created_at"]
     list_filter = ["tier", "suspended", "ip_allowlist_enabled"]
     search_fields = ["email", "id", "name"]
@@ -64,7 +86,7 @@ class AccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ForgetsCachedKeys, admin.ModelAdmin):
     list_display = ["prefix", "name", "account", "environment", "created_at", "expires_at", "revoked_at", "last_used_at"]
     list_filter = ["environment", "revoked_at"]
     search_fields = ["prefix", "name", "account__email", "id"]

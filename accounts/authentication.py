@@ -15,6 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 
+from accounts import key_cache
 from accounts.client_ip import client_ip
 from accounts.keys import environment_of, hash_key
 from accounts.models import ApiKey
@@ -139,3 +140,4 @@ class ApiKeyAuthentication(BaseAuthentication):
         if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
             key.last_used_at = now
+            key_cache.forget(key.key_hash)  # its cached row still has the old time

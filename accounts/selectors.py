@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from accounts.models import Account, ApiKey, RequestLog
+from accounts import key_cache
 from aiprod import rows
 
 
@@ -24,13 +25,18 @@ def request_logs_for_object(object_id: str):
 
 
 def api_key_by_hash(digest: str) -> ApiKey | None:
-    """The key with this SHA-256 and its account, in one indexed query
-    (plain SQL: it runs on every API request, see aiprod.rows)."""
-    statement = rows.select_sql(ApiKey, 't."key_hash" = %s', Account, 'j."id" = t."account_id"')
-    row = rows.fetch_row(statement, [digest])
+    """The key with this SHA-256 and its account: one indexed query in plain
+    SQL (it runs on every API request, see aiprod.rows), answered from
+    accounts.key_cache while the row is fresh."""
+    row = key_cache.cached_row(digest, _api_key_row)
     if row is None:
         return None
     key_values, account_values = rows.split_row(row, ApiKey)
     key = rows.instance(ApiKey, key_values)
     key.account = rows.instance(Account, account_values)
     return key
+
+
+def _api_key_row(digest: str) -> tuple | None:
+    statement = rows.select_sql(ApiKey, 't."key_hash" = %s', Account, 'j."id" = t."account_id"')
+    return rows.fetch_row(statement, [digest])

@@ -284,6 +284,9 @@ AIPROD_BACKUP_KEEP = env_int("AIPROD_BACKUP_KEEP", 7)  # newest dumps `manage.py
 AIPROD_MAINTENANCE_RETRY_AFTER = env_int("AIPROD_MAINTENANCE_RETRY_AFTER", 300)
 # Failed authentications allowed per client address per minute before 429.
 AIPROD_AUTH_FAILURE_LIMIT = env_str("AIPROD_AUTH_FAILURE_LIMIT", "30/m")
+# Seconds a process reuses an API-key lookup (accounts/key_cache.py): how long
+# a revocation or suspension made in another process may take to apply. 0 = off.
+AIPROD_AUTH_CACHE_SECONDS = float(env_str("AIPROD_AUTH_CACHE_SECONDS", "5"))
 
 # --- Jobs (jobs/services) -------------------------------------------------------
 # A processing job without a heartbeat for this long is re-queued by the sweeper,

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 
+from accounts import key_cache
 from accounts.models import Account
 from accounts.services.accounts import create_account
 from accounts.services.api_keys import create_api_key
@@ -87,6 +88,7 @@ def _fresh_cache():
             cache.clear()
     except Exception:
         pass
+    key_cache.clear()  # nor cached key lookups
     yield
 
 

@@ -2,6 +2,7 @@
 
 from django.db import transaction
 
+from accounts import key_cache
 from accounts.models import Account
 
 
@@ -12,11 +13,13 @@ def create_account(*, email: str, name: str = "", tier: str = "free", user=None)
 
 def suspend_account(account: Account, reason: str = "") -> None:
     Account.objects.filter(pk=account.pk).update(suspended=True, suspended_reason=reason[:500])
+    key_cache.forget_all()
     account.suspended, account.suspended_reason = True, reason[:500]
 
 
 def unsuspend_account(account: Account) -> None:
     Account.objects.filter(pk=account.pk).update(suspended=False, suspended_reason="")
+    key_cache.forget_all()
     account.suspended, account.suspended_reason = False, ""
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from accounts import key_cache
 from accounts.keys import generate_key, hash_key, key_prefix
 from accounts.models import KEY_LIFETIME, SCOPES, Account, ApiKey
 
@@ -40,9 +41,12 @@ def revoke_api_key(key: ApiKey) -> ApiKey:
     """Revokes a key (idempotent: the first revocation time is kept)."""
     now = timezone.now()
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now)
+    key_cache.forget_all()
     key.refresh_from_db(fields=["revoked_at"])
     return key
 
 
 def revoke_api_keys(queryset) -> int:
-    return queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    key_cache.forget_all()
+    return count

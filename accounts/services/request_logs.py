@@ -1,9 +1,10 @@
 """The per-request log the customer reads at /account/logs.
 
 Every API request pays for its log row, so by default rows are not written
-on the request path: they go to an in-process queue that a background thread
-drains with one bulk INSERT every AIPROD_REQUEST_LOG_FLUSH_SECONDS (or every
-500 rows). A row is visible to /account/logs within about that interval. What
+on the request path: a tuple of its values goes to an in-process queue that
+a background thread drains every AIPROD_REQUEST_LOG_FLUSH_SECONDS (or every
+500 rows) with one COPY on PostgreSQL (a bulk INSERT elsewhere), the
+cheapest way to load rows for both this process and the database. A row is visible to /account/logs within about that interval. What
 a process still holds when it exits normally is flushed at exit; a process
 killed with SIGKILL loses at most one interval of rows. With
 AIPROD_REQUEST_LOG_ASYNC off (the unit tests), each row is one INSERT.
@@ -30,15 +31,44 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 500
 
 
-def record_request(**fields) -> None:
+# The columns a log row is written with, in COPY order; `id` is the database's.
+COLUMNS = (
+    "request_id", "account_id", "livemode", "created_at", "method", "path", "status", "duration_ms",
+    "ip", "api_key_prefix", "error_code", "message", "object_id",
+)
+
+
+def record_request(
+    *, request_id: str, account_id: str, livemode: bool, method: str, path: str, status: int,
+    duration_ms: int = 0, ip: str | None = None, api_key_prefix: str = "", error_code: str | None = None,
+    message: str | None = None, object_id: str | None = None, created_at=None,
+) -> None:
     """Records one request. Side effect: one INSERT now, or a queued row."""
-    if fields.get("message"):
-        fields["message"] = fields["message"][:500]
-    fields.setdefault("created_at", timezone.now())
+    row = (
+        request_id, account_id, livemode, created_at or timezone.now(), method, path[:500], status, duration_ms,
+        ip, api_key_prefix, error_code, message[:500] if message else message, object_id,
+    )
     if settings.AIPROD_REQUEST_LOG_ASYNC:
-        _writer.submit(RequestLog(**fields))
+        _writer.submit(row)
     else:
-        RequestLog.objects.create(**fields)
+        RequestLog.objects.create(**dict(zip(COLUMNS, row)))
+
+
+def write_rows(rows: list[tuple], *, use_copy: bool | None = None) -> None:
+    """Writes log rows (tuples in COLUMNS order) in one statement: COPY on
+    PostgreSQL, else one bulk INSERT."""
+    if not rows:
+        return
+    if use_copy is None:
+        use_copy = connection.vendor == "postgresql"
+    if not use_copy:
+        RequestLog.objects.bulk_create([RequestLog(**dict(zip(COLUMNS, row))) for row in rows])
+        return
+    columns = ", ".join(f'"{RequestLog._meta.get_field(name).column}"' for name in COLUMNS)
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {RequestLog._meta.db_table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 def flush_request_logs(timeout: float = 10.0, *, close_connection: bool = False) -> None:
@@ -66,7 +96,7 @@ class _BackgroundWriter:
         self._pending = 0
         self._idle = threading.Condition(self._lock)
 
-    def submit(self, row: RequestLog) -> None:
+    def submit(self, row) -> None:
         with self._lock:
             # Started lazily in each process: gunicorn forks its workers.
             if self._pid != os.getpid():
@@ -101,7 +131,7 @@ class _BackgroundWriter:
     def _write(self, rows: list) -> None:
         try:
             close_old_connections()  # drop a connection that died while idle
-            RequestLog.objects.bulk_create([row for row in rows if row is not _CLOSE])
+            write_rows([row for row in rows if row is not _CLOSE])
             if _CLOSE in rows:
                 connection.close()
         except DatabaseError:

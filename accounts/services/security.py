@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from accounts import key_cache
 from accounts.client_ip import address_in, parse_network
 from accounts.models import Account, IpAllowlistEntry
 from aiprod.errors import ApplicationError, ValidationFailed
@@ -64,6 +65,7 @@ def set_allowlist(
         )
     if new_enabled != account.ip_allowlist_enabled:
         Account.objects.filter(pk=account.pk).update(ip_allowlist_enabled=new_enabled)
+        key_cache.forget_all()
         account.ip_allowlist_enabled = new_enabled
     return allowlist(account)
 

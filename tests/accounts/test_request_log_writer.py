@@ -1,9 +1,13 @@
 """Request-log rows written off the request path, in batches (production default)."""
 
+from datetime import timedelta
+
 import pytest
+from django.db import connection
+from django.utils import timezone
 
 from accounts.models import RequestLog
-from accounts.services.request_logs import flush_request_logs
+from accounts.services.request_logs import COLUMNS, flush_request_logs, write_rows
 from tests.conftest import make_persona
 
 
@@ -34,3 +38,20 @@ def test_the_request_path_makes_no_log_insert(transactional_db, async_logs, djan
     assert response.status_code == 200
     flush_request_logs()
     assert RequestLog.objects.filter(request_id=response["X-Request-ID"]).exists()
+
+
+@pytest.mark.parametrize("use_copy", [True, False], ids=["copy", "bulk-insert"])
+def test_both_batch_writers_store_every_field(db, use_copy):
+    if use_copy and connection.vendor != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    user = make_persona("pro")
+    at = timezone.now() - timedelta(minutes=3)
+    full = ("req_full", user.account.pk, False, at, "POST", "/jobs", 422, 17, "2001:db8::1", "sk_test_ab12",
+            "INVALID_URL", "Tab\there, newline\nthere, backslash \\ and 'quotes'", "job_x")
+    sparse = ("req_sparse", user.account.pk, True, at, "GET", "/jobs", 200, 0, None, "", None, None, None)
+    write_rows([full, sparse], use_copy=use_copy)
+    stored = {
+        row.request_id: tuple(getattr(row, name) for name in COLUMNS)
+        for row in RequestLog.objects.filter(request_id__in=["req_full", "req_sparse"])
+    }
+    assert stored == {"req_full": full, "req_sparse": sparse}
