@@ -28,6 +28,10 @@ def api_key_by_hash(digest: str) -> ApiKey | None:
     """The key with this SHA-256 and its account: one indexed query in plain
     SQL (it runs on every API request, see aiprod.rows), answered from
     accounts.key_cache while the row is fresh."""
+    # A cached key must not hide a database outage: every API request still
+    # answers 503 while the database is away (nothing could be logged or
+    # billed then), and the health check runs once per request either way.
+    rows.ensure_database()
     row = key_cache.cached_row(digest, _api_key_row)
     if row is None:
         return None

@@ -59,6 +59,15 @@ def select_sql(model: type[Model], where: str, joined: type[Model] | None = None
     return f"SELECT {columns} FROM {source} WHERE {where}"
 
 
+def ensure_database() -> None:
+    """Raises django.db.OperationalError (answered 503) unless the database
+    is reachable: Django's per-request connection health check, run now
+    rather than at the first query. It costs nothing extra: the request's
+    first query would have run it anyway, and later ones skip it."""
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+
+
 def fetch_row(statement: str, params: list):
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
