@@ -244,6 +244,9 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "daemonize_workers": False,
     "sync": env_bool("AIPROD_Q_SYNC", False),
+    # django-q2 pops this whenever Q_CLUSTER_NAME names another cluster (the
+    # webhook cluster, AIPROD_WEBHOOK_Q_CLUSTER): it must exist.
+    "ALT_CLUSTERS": {},
 }
 
 # --- AIPROD -------------------------------------------------------------------
@@ -322,8 +325,7 @@ AIPROD_WEBHOOK_LEASE_SECONDS = env_int("AIPROD_WEBHOOK_LEASE_SECONDS", 60)  # a 
 AIPROD_WEBHOOK_DISABLE_AFTER_DAYS = env_int("AIPROD_WEBHOOK_DISABLE_AFTER_DAYS", 5)
 AIPROD_WEBHOOK_MAX_ENDPOINTS = env_int("AIPROD_WEBHOOK_MAX_ENDPOINTS", 20)  # per account and environment
 # A django-q2 cluster name for delivery tasks, so slow receivers never hold job
-# workers: run `Q_CLUSTER_NAME=<it> manage.py qcluster` too (django-q2 then needs
-# Q_CLUSTER["ALT_CLUSTERS"] to exist, e.g. {}); empty = the main cluster.
+# workers: run `Q_CLUSTER_NAME=<it> manage.py qcluster` too; empty = the main cluster.
 AIPROD_WEBHOOK_Q_CLUSTER = env_str("AIPROD_WEBHOOK_Q_CLUSTER", "")
 
 LOGGING = {

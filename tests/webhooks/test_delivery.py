@@ -155,6 +155,9 @@ def test_a_hanging_receiver_is_cut_at_the_timeout(pro, receiver, send, fast_webh
     assert delivery.status == "failed" and delivery.error == "Response timeout"
     assert delivery.response_code is None
     assert delivery.next_attempt_at is None
+    # The log says how long the receiver was waited for (the 1 s timeout).
+    attempt = delivery.attempts.get()
+    assert 900 <= attempt.duration_ms == delivery.duration_ms < 5000
 
 
 def test_a_hanging_receiver_holds_one_worker_per_backoff_window_not_one_per_event(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from http import HTTPStatus
@@ -236,10 +237,13 @@ def _send(delivery: Delivery) -> Outcome:
     url = delivery.endpoint.url if delivery.endpoint is not None else delivery.url
     body = delivery.event.body.encode("utf-8")
     headers = headers_for(delivery, body, _secret(delivery))
+    started = time.monotonic()
     try:
         result = outbound.post(url, body, headers, timeout=timeout_seconds(), max_response_bytes=1024)
     except outbound.OutboundError as exc:
-        return Outcome(DeliveryStatus.FAILED, error=exc.message, permanent=exc.permanent)
+        # How long a timeout or refusal took is part of the attempt's log.
+        elapsed_ms = int((time.monotonic() - started) * 1000)
+        return Outcome(DeliveryStatus.FAILED, error=exc.message, permanent=exc.permanent, duration_ms=elapsed_ms)
     code = result.status_code
     text = result.body_prefix.decode("utf-8", "replace").replace("\x00", "")
     outcome = Outcome(DeliveryStatus.FAILED, response_code=code, duration_ms=result.duration_ms, response_body=text)
