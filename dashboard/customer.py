@@ -2,9 +2,11 @@
 customer page goes through.
 
 A customer is a Django user linked to an Account (Account.user). The mode
-switch (live/test, like Stripe's) lives in the session; every object query a
-page makes goes through `Customer.scoped`, i.e. `accounts.scoping.scoped`, so
-another account's id, or the other mode's, is a 404 exactly as in the API.
+switch (live/test, like Stripe's) lives in the session. Every object a page
+looks up by id goes through `Customer.get`/`Customer.scoped`, i.e.
+`accounts.scoping.scoped`; lists use the API's own account-and-mode selectors
+(`api_keys_for`, `endpoints_for`, `request_logs_for`). Another account's id,
+or the other mode's, is a 404 exactly as in the API.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from accounts.models import Account
 from accounts.scoping import scoped
 from aiprod.errors import ApplicationError, ValidationFailed
+from aiprod.ops.maintenance import current_state as current_maintenance
+from aiprod.ops.maintenance import describe as describe_maintenance
 
 MODE_SESSION_KEY = "dashboard_livemode"
 
@@ -83,9 +87,16 @@ def customer_view(view):
         if account is None:
             return render(request, "dashboard/no_account.html", status=403)
         request.customer = Customer(account=account, livemode=request.session.get(MODE_SESSION_KEY, True))
-        if request.method == "POST" and account.suspended:
-            messages.error(request, "This account is suspended, so changes are disabled. Contact support@aiprod.com")
-            return redirect(request.path)
+        if request.method == "POST":
+            # Back where the form was: request.path may be a POST-only action.
+            if account.suspended:
+                messages.error(request, "This account is suspended, so changes are disabled. Contact support@aiprod.com")
+                return back(request)
+            maintenance = current_maintenance()
+            if maintenance.enabled:
+                # Pages stay readable in maintenance; changes wait, as the API's do.
+                messages.error(request, f"Changes are paused: {describe_maintenance(maintenance)}")
+                return back(request)
         try:
             return view(request, *args, **kwargs)
         except (ApplicationError, ValidationFailed) as exc:

@@ -5,6 +5,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from aiprod.ops.maintenance import set_maintenance
 from tests.dashboard.conftest import make_job
 
 PAGES = [
@@ -102,6 +103,31 @@ def test_a_suspended_account_can_look_but_not_change(customers):
                                                              "scopes": ["jobs.read"], "expires_in_days": "30"})
     assert response.status_code == 302
     assert suspended.account.api_keys.filter(name="x").count() == 0
+
+
+def test_a_suspended_accounts_post_to_an_action_url_returns_to_the_page_not_a_405(customers):
+    suspended = customers("pro", suspended=True)
+    job = make_job(suspended.account, status="failed")
+    page = f"/dashboard/jobs/{job.pk}"
+    response = suspended.client.post(f"{page}/retry", HTTP_REFERER=f"http://testserver{page}")
+    assert (response.status_code, response["Location"]) == (302, f"http://testserver{page}")
+    followed = suspended.client.get(response["Location"])
+    assert followed.status_code == 200 and "suspended" in followed.content.decode()
+    job.refresh_from_db()
+    assert job.status == "failed"
+
+
+def test_in_maintenance_pages_stay_readable_and_changes_are_paused(customer):
+    set_maintenance(enabled=True, message="Database upgrade")
+    try:
+        assert customer.client.get("/dashboard/keys").status_code == 200
+        response = customer.client.post("/dashboard/keys/new", {"name": "x", "environment": "live",
+                                                                "scopes": ["jobs.read"], "expires_in_days": "30"},
+                                        follow=True)
+        assert "Changes are paused: Database upgrade." in response.content.decode()
+        assert customer.account.api_keys.filter(name="x").count() == 0
+    finally:
+        set_maintenance(enabled=False)
 
 
 def test_a_suspended_account_can_still_switch_mode(customers):
