@@ -19,6 +19,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from aiprod.errors import ApplicationError
 from jobs.models import Job, JobStatus
 from jobs.selectors import stuck_jobs
 from jobs.services import idempotency, storage, transitions
@@ -85,27 +86,54 @@ def queued_job_ids() -> set[str]:
 
 
 def recover_stuck_jobs(*, older_than: timedelta, action: str = "timeout", dry_run: bool = False,
-                       actor: str = "recover_stuck_jobs") -> list[dict]:
+                       reason: str = "", actor: str = "recover_stuck_jobs") -> list[dict]:
     """Force-times out processing jobs without activity for `older_than`
     (and with action="retry" queues them again), through the same services
     as POST /jobs/{id}/timeout and /retry. Returns one dict per job."""
+    _check_action(action)
+    hours = older_than.total_seconds() / 3600
+    reason = reason or f"Stuck in processing: no activity for more than {hours:g}h"
+    jobs = stuck_jobs(older_than=older_than).order_by("last_activity_at")[:BATCH]
+    return [_recover(job, action=action, reason=reason, dry_run=dry_run, actor=actor) for job in jobs]
+
+
+def recover_jobs(job_ids: list[str], *, action: str = "timeout", dry_run: bool = False, reason: str = "",
+                 actor: str = "recover_stuck_jobs") -> list[dict]:
+    """The same for jobs named by id, whatever their age (the guide's
+    "Recovery Steps" for one stuck job, without the customer's key). With
+    action="retry" a failed or cancelled job is retried as it is; an active
+    one is timed out first. An unknown id is reported, not raised."""
+    _check_action(action)
+    reason = reason or "Recovered by an operator"
+    found = {job.pk: job for job in Job.objects.filter(pk__in=job_ids)}
+    return [
+        _recover(found[job_id], action=action, reason=reason, dry_run=dry_run, actor=actor)
+        if job_id in found else {"id": job_id, "action": action, "result": "not found"}
+        for job_id in dict.fromkeys(job_ids)
+    ]
+
+
+def _check_action(action: str) -> None:
     if action not in ("timeout", "retry"):
         raise ValueError(f"action must be timeout or retry, got {action!r}")
-    hours = older_than.total_seconds() / 3600
-    reason = f"Stuck in processing: no activity for more than {hours:g}h"
-    report = []
-    for job in stuck_jobs(older_than=older_than).order_by("last_activity_at")[:BATCH]:
-        entry = {"id": job.pk, "account_id": job.account_id, "livemode": job.livemode,
-                 "last_activity_at": job.last_activity_at.isoformat(), "worker_instance": job.worker_instance,
-                 "attempted_count": job.attempted_count, "action": action, "result": "would " + action}
-        if not dry_run:
-            try:
-                job = transitions.timeout_job(job, reason=reason, actor=actor)
-                if action == "retry":
-                    job = transitions.retry_job(job, actor=actor)
-                entry["result"] = job.status
-            except Exception as exc:  # one job's failure must not stop the rest
-                logger.exception("recover_stuck_jobs: %s", job.pk)
-                entry["result"] = f"error: {exc}"
-        report.append(entry)
-    return report
+
+
+def _recover(job: Job, *, action: str, reason: str, dry_run: bool, actor: str) -> dict:
+    entry = {"id": job.pk, "account_id": job.account_id, "livemode": job.livemode, "status": job.status,
+             "last_activity_at": job.last_activity_at.isoformat() if job.last_activity_at else None,
+             "worker_instance": job.worker_instance, "attempted_count": job.attempted_count,
+             "action": action, "result": "would " + action}
+    if dry_run:
+        return entry
+    try:
+        if job.status in (JobStatus.PENDING, JobStatus.PROCESSING) or action == "timeout":
+            job = transitions.timeout_job(job, reason=reason, actor=actor)
+        if action == "retry":
+            job = transitions.retry_job(job, actor=actor)
+        entry["result"] = job.status
+    except ApplicationError as exc:  # e.g. a completed job: INVALID_STATE, said plainly
+        entry["result"] = f"error: {exc.message}"
+    except Exception as exc:  # one job's failure must not stop the rest
+        logger.exception("recover_stuck_jobs: %s", job.pk)
+        entry["result"] = f"error: {exc}"
+    return entry

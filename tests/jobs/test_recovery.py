@@ -175,7 +175,41 @@ def test_recover_with_retry_queues_them_again(processing_job):
 
 def test_recover_prints_a_readable_summary_without_json(processing_job):
     processing_job(idle=timedelta(hours=25))
-    assert "1 stuck job(s)" in run_command()
+    assert "1 job(s)" in run_command()
+
+
+def test_recover_one_named_job_whatever_its_age_with_a_reason(processing_job):
+    fresh = processing_job(idle=timedelta(minutes=1))  # too young for --older-than
+    report = json.loads(run_command("--job", fresh.pk, "--reason", "stuck after the storage incident", "--json"))
+    assert report["job_ids"] == [fresh.pk] and report["jobs"][0]["result"] == "failed"
+    fresh.refresh_from_db()
+    assert (fresh.status, fresh.error) == ("failed", "Timeout: stuck after the storage incident")
+
+
+def test_recover_retries_a_failed_named_job_and_reports_what_it_cannot_do(processing_job):
+    failed = processing_job(idle=timedelta(minutes=1))
+    Job.objects.filter(pk=failed.pk).update(status=JobStatus.FAILED, error_code="TIMEOUT")
+    completed = processing_job(idle=timedelta(minutes=1))
+    Job.objects.filter(pk=completed.pk).update(status=JobStatus.COMPLETED)
+    report = json.loads(run_command("--job", failed.pk, "--job", completed.pk, "--job", "job_nope",
+                                    "--action", "retry", "--json"))
+    results = {entry["id"]: entry["result"] for entry in report["jobs"]}
+    assert results[failed.pk] == "pending"
+    assert results[completed.pk].startswith("error: Job") and "completed" in results[completed.pk]
+    assert results["job_nope"] == "not found"
+    assert Job.objects.get(pk=completed.pk).status == "completed"
+
+
+def test_recover_dry_run_on_named_jobs_changes_nothing(processing_job):
+    job = processing_job(idle=timedelta(minutes=1))
+    out = run_command("--job", job.pk, "--dry-run")
+    assert f"{job.pk} (" in out and "would timeout" in out and "1 job(s) (dry run)" in out
+    assert Job.objects.get(pk=job.pk).status == "processing"
+
+
+def test_recover_takes_either_job_ids_or_an_age(db):
+    with pytest.raises(CommandError, match="either --job or --older-than"):
+        run_command("--job", "job_x", "--older-than", "2h")
 
 
 def test_recover_refuses_a_bad_age(db):
