@@ -699,7 +699,11 @@ def _next_hop(response: _Response, current: _Target, label: str, policy: _Policy
     location = response.raw.headers.get("Location")
     if not location:
         return None
-    return _target(urljoin(current.url, _requote(location.strip())), label, policy)
+    try:
+        next_url = urljoin(current.url, _requote(location.strip()))
+    except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 literal)
+        raise OutboundError(f"{label} redirected to an invalid URL") from None
+    return _target(next_url, label, policy)
 
 
 # --------------------------------------------------------------------------- preflight

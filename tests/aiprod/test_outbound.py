@@ -335,6 +335,16 @@ def test_preflight_follows_two_redirects_but_not_three(insecure):
             preflight(srv.url + "/1")
 
 
+@pytest.mark.parametrize("location", ["http://[::1", "https://[not-an-address]/x"])
+def test_a_redirect_to_an_unparseable_location_is_an_invalid_url_not_a_crash(insecure, location):
+    with serve({"/a.mp4": redirect(location)}) as srv:
+        with pytest.raises(OutboundError, match="^Input URL (redirected to an invalid URL|is not a valid URL)$") as exc:
+            preflight(srv.url + "/a.mp4")
+        assert exc.value.code == "INVALID_URL" and exc.value.permanent
+        with pytest.raises(OutboundError, match="^Input URL (redirected to an invalid URL|is not a valid URL)$"):
+            download(srv.url + "/a.mp4", io.BytesIO(), max_bytes=MB)
+
+
 # --------------------------------------------------------------------------- download
 
 

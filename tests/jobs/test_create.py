@@ -197,6 +197,14 @@ def test_an_input_url_answering_404_is_invalid_url(free, files):
     assert body["message"] == "Input URL returned HTTP 404"
 
 
+def test_an_input_url_redirecting_to_garbage_is_invalid_url(free, db):
+    from tests.httpservers import redirect, serve
+
+    with serve({"/a.png": redirect("http://[::1")}) as srv:
+        response = free.api.post("/jobs", {"name": "x", "input_url": srv.url + "/a.png"})
+    assert error(response, 422, "INVALID_URL")["message"] == "Input URL redirected to an invalid URL"
+
+
 def test_an_unreachable_input_url_is_invalid_url(free, db):
     from tests.httpservers import closed_port
 
