@@ -78,6 +78,19 @@ _CONTENT_TYPE_ALIASES = {
     "image/apng": "image/png",  # an animated PNG is still a PNG
     "text/json": "application/json",
     "application/x-pdf": "application/pdf",
+    "audio/webm": "video/webm",  # WebM, whatever its tracks
+    "video/x-m4v": "video/mp4",
+    "audio/x-mpeg": "audio/mpeg",
+    "audio/mpeg3": "audio/mpeg",
+    "audio/x-mpeg-3": "audio/mpeg",
+    "audio/vorbis": "audio/ogg",
+    "audio/x-ogg": "audio/ogg",
+}
+
+# Labels that say nothing about the format: the bytes alone decide.
+GENERIC_CONTENT_TYPES = {
+    "application/octet-stream", "binary/octet-stream", "application/binary", "application/unknown",
+    "application/download", "application/force-download", "application/x-download",
 }
 
 _EXTENSIONS = {
@@ -102,6 +115,24 @@ def normalize_content_type(content_type: str | None) -> str | None:
         return None
     ct = content_type.split(";", 1)[0].strip().lower()
     return _CONTENT_TYPE_ALIASES.get(ct, ct)
+
+
+def check_declared(declared_content_type: str | None, sniffed: Sniffed) -> None:
+    """The Content-Type a server (or uploader) declared must be an accepted
+    format of the kind the bytes are, unless it is absent or generic. So an
+    HTML login page served in place of a PDF is "Unsupported Content-Type",
+    not a successful extraction of its markup. Raises UNSUPPORTED_INPUT."""
+    declared = normalize_content_type(declared_content_type)
+    if not declared or declared in GENERIC_CONTENT_TYPES:
+        return
+    entry = ACCEPTED.get(declared)
+    if entry is None:
+        raise ProcessingError(UNSUPPORTED_INPUT, f"Unsupported Content-Type: {declared}")
+    if entry[0] != sniffed.kind:
+        raise ProcessingError(
+            UNSUPPORTED_INPUT,
+            f"Unsupported Content-Type: declared {declared}, but the bytes are {sniffed.content_type}",
+        )
 
 
 def kind_for_content_type(content_type: str | None) -> str | None:

@@ -162,6 +162,7 @@ def _download_error_code(exc: outbound.OutboundError) -> str:
 def _resolve_type(job: Job, input_path: str) -> tuple[str, sniff.Sniffed]:
     """Sniffs the input and decides the type (`auto` becomes one now)."""
     sniffed = sniff.sniff(input_path, filename=job.input_filename, declared_content_type=job.input_content_type)
+    sniff.check_declared(job.input_content_type, sniffed)
     size = os.path.getsize(input_path)
     limit = sniff.KIND_LIMITS[sniffed.kind]
     if size > limit:

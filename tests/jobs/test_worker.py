@@ -70,6 +70,33 @@ def test_a_type_that_does_not_take_the_inputs_kind_fails_unsupported(free, files
     assert job.error.startswith("Unsupported Content-Type")
 
 
+LOGIN_PAGE = b"<!DOCTYPE html><html><body>Please log in</body></html>"
+
+
+@pytest.mark.parametrize("job_type", ["document.extract_text", "auto"])
+def test_an_html_page_served_in_place_of_the_file_fails_unsupported_content_type(free, db, job_type):
+    with serve({"/report.pdf": (200, {"Content-Type": "text/html; charset=utf-8"}, LOGIN_PAGE)}) as srv:
+        job = run(created(free.api.post("/jobs", {"name": unique_name(), "type": job_type,
+                                                  "input_url": f"{srv.url}/report.pdf"}))["id"])
+    assert (job.status, job.error_code, job.error) == ("failed", "UNSUPPORTED_INPUT", "Unsupported Content-Type: text/html")
+
+
+def test_a_declared_type_of_another_kind_than_the_bytes_fails_unsupported(free, media):
+    with serve({"/clip": (200, {"Content-Type": "audio/mpeg"}, media["pic.png"])}) as srv:
+        job = run(created(free.api.post("/jobs", {"name": unique_name(), "input_url": f"{srv.url}/clip"}))["id"])
+    assert (job.status, job.error_code) == ("failed", "UNSUPPORTED_INPUT")
+    assert job.error == "Unsupported Content-Type: declared audio/mpeg, but the bytes are image/png"
+
+
+@pytest.mark.parametrize("declared", ["application/octet-stream", "binary/octet-stream", None])
+def test_a_generic_or_missing_content_type_leaves_the_decision_to_the_bytes(free, media, declared):
+    headers = {"Content-Type": declared} if declared else {}
+    with serve({"/upload": (200, headers, media["pic.png"])}) as srv:
+        job = run(created(free.api.post("/jobs", {"name": unique_name(), "type": "media.probe",
+                                                  "input_url": f"{srv.url}/upload"}))["id"])
+    assert job.status == "completed", job.error
+
+
 def test_an_input_answering_403_to_the_download_fails_invalid_input(free, media):
     routes = {"HEAD /a.png": (200, {"Content-Type": "image/png"}, b""), "GET /a.png": 403}
     with serve(routes) as srv:
