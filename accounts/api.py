@@ -39,13 +39,24 @@ class CurrentApiKeyView(ApiView):
         return Response(current_key_data(request.auth))
 
 
+MAX_KEYS_LISTED = 100
+
+
+def _manageable_keys(request):
+    """The keys this key may see and revoke: a live key all of the account's,
+    a test key only test keys (as it cannot create live ones)."""
+    keys = selectors.api_keys_for(request.user)
+    return keys if request.auth.livemode else keys.filter(environment="test")
+
+
 class ApiKeyListView(ApiView):
     required_scopes = "keys.manage"
 
     @api_doc(summary="List API keys", response=ApiKeyListOut, operation_id="api_keys_list")
     def get(self, request):
-        keys = [api_key_data(k) for k in selectors.api_keys_for(request.user)[:100]]
-        return Response(list_body(keys, False, None))
+        keys = list(_manageable_keys(request)[:MAX_KEYS_LISTED + 1])
+        has_more = len(keys) > MAX_KEYS_LISTED
+        return Response(list_body([api_key_data(k) for k in keys[:MAX_KEYS_LISTED]], has_more, None))
 
     @api_doc(summary="Create an API key (the key is shown once)", request=ApiKeyCreateInput, response=ApiKeyCreatedOut,
              status=201, errors=(413,))
@@ -77,7 +88,7 @@ class ApiKeyDetailView(ApiView):
     required_scopes = "keys.manage"
 
     def _key(self, request, key_id) -> ApiKey:
-        key = selectors.api_keys_for(request.user).filter(pk=key_id).first()
+        key = _manageable_keys(request).filter(pk=key_id).first()
         if key is None:
             raise not_found("API key")
         return key

@@ -2,6 +2,7 @@
 
 from accounts.keys import hash_key
 from accounts.models import ApiKey
+from accounts.services.api_keys import create_api_key
 
 
 def test_current_key_has_the_guides_fields(pro):
@@ -59,6 +60,24 @@ def test_revoke_marks_the_key_and_it_stops_working(pro, anonymous):
     assert revoked.status_code == 200
     assert revoked.json()["status"] == "revoked"
     assert anonymous.get("/account/api-keys/current", key=created["key"]).json()["code"] == "REVOKED_KEY"
+
+
+def test_a_test_key_sees_and_revokes_only_test_keys(pro):
+    live = ApiKey.objects.get(key_hash=hash_key(pro.key))
+    listed = pro.test_api.get("/account/api-keys").json()["data"]
+    assert {k["environment"] for k in listed} == {"test"}
+    assert pro.test_api.get(f"/account/api-keys/{live.id}").status_code == 404
+    assert pro.test_api.delete(f"/account/api-keys/{live.id}").status_code == 404
+    assert ApiKey.objects.get(pk=live.pk).revoked_at is None
+    # A live key manages both.
+    assert {k["environment"] for k in pro.api.get("/account/api-keys").json()["data"]} == {"live", "test"}
+
+
+def test_the_key_list_says_when_there_are_more_than_a_hundred(pro):
+    for n in range(100):
+        create_api_key(pro.account, environment="test", name=f"k{n}")
+    body = pro.api.get("/account/api-keys").json()
+    assert (len(body["data"]), body["has_more"]) == (100, True)
 
 
 def test_another_accounts_key_is_404(pro, free):
