@@ -9,6 +9,7 @@ keys cannot be guessed at speed.
 from __future__ import annotations
 
 import hmac
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -66,17 +67,50 @@ def _auth_failure_usage(request):
 
 def _count_failure(request) -> None:
     """Counts a failed authentication from this address; past the limit the
-    answer is 429 instead of 401. A valid key costs no cache call at all, and
-    a guesser is slowed to the limit whatever it sends."""
+    answer is 429 instead of 401, and this process refuses the address
+    outright (a correct key too) until the window ends, so a guesser gets no
+    success signal. A valid key costs no cache call at all."""
     usage = _auth_failure_usage(request)
     if usage and usage["should_limit"]:
         wait = retry_after_seconds(usage["time_left"])
-        raise ApplicationError(
-            429,
-            "RATE_LIMITED",
-            f"Rate limit exceeded. Retry after {wait} seconds (too many failed authentications from this address)",
-            {"Retry-After": str(wait)},
-        )
+        _block(client_ip(request) or "unknown", wait)
+        raise _too_many_failures(wait)
+
+
+def _too_many_failures(wait: int) -> ApplicationError:
+    return ApplicationError(
+        429,
+        "RATE_LIMITED",
+        f"Rate limit exceeded. Retry after {wait} seconds (too many failed authentications from this address)",
+        {"Retry-After": str(wait)},
+    )
+
+
+# Addresses this process refuses until a monotonic time: filled only when the
+# shared failure counter says an address is over the limit.
+_blocked_until: dict[str, float] = {}
+MAX_BLOCKED = 10_000
+
+
+def _block(address: str, seconds: int) -> None:
+    if len(_blocked_until) >= MAX_BLOCKED:
+        now = time.monotonic()
+        for stale in [a for a, until in _blocked_until.items() if until <= now]:
+            _blocked_until.pop(stale, None)
+    _blocked_until[address] = time.monotonic() + seconds
+
+
+def _refuse_blocked(request) -> None:
+    until = _blocked_until.get(client_ip(request) or "unknown")
+    if until is not None:
+        left = until - time.monotonic()
+        if left > 0:
+            raise _too_many_failures(retry_after_seconds(left))
+
+
+def forget_blocked_addresses() -> None:
+    """Lifts this process's blocks (tests; the shared counters expire on their own)."""
+    _blocked_until.clear()
 
 
 def _sandbox_host(request) -> bool:
@@ -88,6 +122,7 @@ class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request):
         django_request = request._request
         client_ip(django_request)
+        _refuse_blocked(django_request)
         try:
             return self._authenticate(django_request)
         except ApplicationError:

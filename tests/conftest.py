@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from accounts import key_cache
+from accounts.authentication import forget_blocked_addresses
 from accounts.models import Account
 from accounts.services.accounts import create_account
 from accounts.services.api_keys import create_api_key
@@ -89,6 +90,7 @@ def _fresh_cache():
     except Exception:
         pass
     key_cache.clear()  # nor cached key lookups
+    forget_blocked_addresses()  # nor this process's blocks of guessing addresses
     yield
 
 

@@ -4,6 +4,7 @@ address in its own bucket."""
 from __future__ import annotations
 
 import ipaddress
+import time
 
 import pytest
 
@@ -56,3 +57,26 @@ def test_behind_a_trusted_proxy_each_client_address_has_its_own_bucket(anonymous
 def test_successful_requests_do_not_fill_the_failure_bucket(free):
     for _ in range(5):
         assert free.api.get(USAGE, REMOTE_ADDR="198.51.100.5").status_code == 200
+
+
+def test_a_blocked_address_gets_no_success_signal_even_with_a_correct_key(free):
+    address = {"REMOTE_ADDR": "198.51.100.6"}
+    assert [free.api.get(USAGE, headers=BAD, **address).status_code for _ in range(4)] == [401, 401, 401, 429]
+    refused = free.api.get(USAGE, **address)  # the account's real key
+    assert refused.status_code == 429 and refused.json()["code"] == "RATE_LIMITED"
+    assert 1 <= int(refused["Retry-After"]) <= 3600
+    # Other addresses are not affected.
+    assert free.api.get(USAGE, REMOTE_ADDR="198.51.100.7").status_code == 200
+
+
+def test_the_block_ends_with_the_window(free, settings):
+    settings.AIPROD_AUTH_FAILURE_LIMIT = "3/s"
+    address = {"REMOTE_ADDR": "198.51.100.8"}
+    # A 1 s window may roll over mid-burst: guess until refused.
+    codes = []
+    while 429 not in codes and len(codes) < 20:
+        codes.append(free.api.get(USAGE, headers=BAD, **address).status_code)
+    assert codes[-1] == 429
+    wait = int(free.api.get(USAGE, **address)["Retry-After"])
+    time.sleep(wait + 0.1)
+    assert free.api.get(USAGE, **address).status_code == 200
