@@ -55,6 +55,9 @@ class Job(models.Model):
     # Storage name of an uploaded input (/jobs/stream); empty for URL jobs,
     # whose input is fetched again on every attempt.
     input_file = models.CharField(max_length=500, blank=True, default="")
+    # Input bytes already counted against the data quota by earlier attempts:
+    # a retried or re-queued job fetches its input again but pays for it once.
+    data_bytes_counted = models.BigIntegerField(default=0)
 
     params = models.JSONField(default=dict, blank=True)
     timeout = models.PositiveIntegerField(help_text="Seconds of processing allowed per attempt")

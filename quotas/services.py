@@ -122,14 +122,19 @@ class DataMeter:
         result = outbound.download(url, f, max_bytes=..., on_progress=meter)
         meter.finish(result.size_bytes)   # counts the tail below one step
 
+    `already_counted`: bytes of this same input counted before (an earlier
+    attempt); only what is read beyond them counts. `on_counted(total)` is
+    called after each successful count, to remember that high-water mark.
     Raises QuotaExceeded from the callback, which stops the read.
     """
 
-    def __init__(self, account, *, livemode: bool, step: int = METER_STEP_BYTES):
+    def __init__(self, account, *, livemode: bool, step: int = METER_STEP_BYTES, already_counted: int = 0,
+                 on_counted=None):
         self.account = account
         self.livemode = livemode
         self.step = step
-        self.counted = 0
+        self.counted = already_counted
+        self.on_counted = on_counted
 
     def __call__(self, total: int) -> None:
         if total - self.counted >= self.step:
@@ -142,6 +147,8 @@ class DataMeter:
     def _count(self, total: int) -> None:
         delta, self.counted = total - self.counted, total
         consume_data(self.account, livemode=self.livemode, nbytes=delta)
+        if self.on_counted is not None:
+            self.on_counted(total)
 
 
 # --------------------------------------------------------------------------- SQL

@@ -115,7 +115,10 @@ def _download(job: Job, work_dir: str, deadline: float) -> str:
     second, counting bytes against the data quota, honouring the deadline."""
     path = os.path.join(work_dir, "input")
     limit = sniff.KIND_LIMITS.get(job.input_kind) or max(sniff.KIND_LIMITS.values())
-    meter = DataMeter(job.account, livemode=job.livemode)
+    meter = DataMeter(
+        job.account, livemode=job.livemode, already_counted=job.data_bytes_counted,
+        on_counted=lambda total: Job.objects.filter(pk=job.pk).update(data_bytes_counted=total),
+    )
     interval = settings.AIPROD_JOB_HEARTBEAT_SECONDS
     next_beat = time.monotonic() + interval
 

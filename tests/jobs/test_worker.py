@@ -114,6 +114,20 @@ def test_an_input_server_that_never_sends_fails_timeout_after_the_fetch_timeout(
     assert (job.status, job.error_code, job.error) == ("failed", "TIMEOUT", "Timeout after 0.5s")
 
 
+def test_a_retried_job_pays_for_its_input_once(free, files, media):
+    from quotas.models import MonthlyUsage
+
+    job_id = created(create_job(free.api, files, "pic.png", type="media.probe"))["id"]
+    assert run(job_id).status == "completed"
+    size = len(media["pic.png"])
+    assert MonthlyUsage.objects.get(account=free.account).data_bytes == size
+    Job.objects.filter(pk=job_id).update(status=JobStatus.FAILED)  # e.g. a transient failure
+    assert free.api.post(f"/jobs/{job_id}/retry").status_code == 200
+    job = run(job_id)
+    assert (job.status, job.attempted_count, job.data_bytes_counted) == ("completed", 2, size)
+    assert MonthlyUsage.objects.get(account=free.account).data_bytes == size
+
+
 def test_an_input_past_the_data_quota_fails_quota_exceeded(free, files):
     from quotas.services import consume_data
 
