@@ -9,7 +9,7 @@ import time
 
 from django.db import DatabaseError
 
-from aiprod.errors import handler500, response_for_exception, validation_response
+from aiprod.errors import error_response, handler500, response_for_exception, validation_response
 from aiprod.ids import new_request_id
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,19 @@ def _has_nul(request) -> bool:
     return "\x00" in request.path or "%00" in query.lower() or "\x00" in query
 
 
+# HTML apps answer for themselves; everywhere else an error is JSON.
+_HTML_PREFIXES = ("/admin/", "/dashboard/")
+
+
+def _json_method_not_allowed(request, response):
+    """Plain Django views (require_safe and the like) answer 405 with an empty
+    HTML body; outside the HTML apps it is the error contract's JSON."""
+    if request.path.startswith(_HTML_PREFIXES):
+        return response
+    headers = {"Allow": response["Allow"]} if response.has_header("Allow") else None
+    return error_response(request, 405, "METHOD_NOT_ALLOWED", f'Method "{request.method}" not allowed', headers)
+
+
 class RequestContextMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -40,6 +53,8 @@ class RequestContextMiddleware:
             response = validation_response(request, {"request": ["NUL characters are not allowed in the URL"]})
         else:
             response = self.get_response(request)
+            if response.status_code == 405 and not hasattr(response, "aiprod_error"):
+                response = _json_method_not_allowed(request, response)
         response["X-Request-ID"] = request.request_id
         self._log(request, response)
         return response

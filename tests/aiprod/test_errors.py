@@ -32,6 +32,15 @@ def test_a_wrong_method_is_a_json_405(pro):
     assert_error_shape(pro.api.request("PUT", "/account/api-keys/current", {}), 405, "METHOD_NOT_ALLOWED")
 
 
+@pytest.mark.parametrize("path", ["/status", "/api/status.json", "/health"])
+def test_a_wrong_method_on_a_plain_django_page_is_a_json_405_too(anonymous, db, path):
+    response = anonymous.post(path, {})
+    assert response.status_code == 405
+    body = response.json()
+    assert (body["code"], body["request_id"]) == ("METHOD_NOT_ALLOWED", response["X-Request-ID"])
+    assert "GET" in response["Allow"]
+
+
 def test_malformed_json_is_a_validation_error(pro):
     response = pro.api.post("/account/api-keys", '{"name": ', content_type="application/json")
     assert response.status_code == 400
