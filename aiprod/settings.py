@@ -161,7 +161,6 @@ else:
     CACHES = {"default": {"BACKEND": "quotas.cache.ProcessLocalCache"}}
 
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_VIEW = "aiprod.errors.ratelimited_view"
 # A count lost in the cache (evicted key) serves the request instead of a 429.
 RATELIMIT_FAIL_OPEN = True
 # After a cache error, skip the rate limiter for this long (seconds) per process.

@@ -1,8 +1,10 @@
 """Authorization: scopes, tiers, suspension, IP allow-list (SPEC §6)."""
 
+import re
+
 import pytest
 
-from accounts.models import Account, IpAllowlistEntry
+from accounts.models import SCOPES, Account, IpAllowlistEntry
 
 KEYS = "/account/api-keys"
 
@@ -19,6 +21,55 @@ def test_a_key_without_the_scope_gets_insufficient_scope_naming_it(personas):
     reader = personas("pro", scopes=["jobs.read"])
     body = assert_403(reader.api.get(KEYS), "INSUFFICIENT_SCOPE")
     assert "keys.manage" in body["message"]
+
+
+def _api_routes() -> list[tuple[str, str, str]]:
+    """(method, path with placeholder ids, required scope) for every API view
+    method that needs a scope, read from the URLconf itself."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    from accounts.permissions import required_scope
+    from aiprod.api import ApiView
+
+    found = []
+
+    def walk(patterns, prefix):
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns, prefix + str(entry.pattern))
+                continue
+            view_class = getattr(entry.callback, "view_class", None)
+            if not (isinstance(entry, URLPattern) and view_class and issubclass(view_class, ApiView)):
+                continue
+            path = "/" + re.sub(r"<[^>]+>", "obj_x", prefix + str(entry.pattern))
+            for method in ("get", "post", "patch", "put", "delete"):
+                scope = required_scope(view_class, method.upper()) if hasattr(view_class, method) else None
+                if scope:
+                    found.append((method.upper(), path, scope))
+
+    walk(get_resolver().url_patterns, "")
+    return found
+
+
+API_ROUTES = _api_routes()
+
+
+def test_every_scoped_route_is_covered(db):
+    # Every scope a key can hold guards at least one route, and the walk
+    # found the API (a broken walk would make the test below vacuous).
+    assert {scope for _, _, scope in API_ROUTES} == set(SCOPES)
+    assert len(API_ROUTES) >= 20
+
+
+@pytest.mark.parametrize(("method", "path", "scope"), API_ROUTES, ids=[f"{m} {p}" for m, p, _ in API_ROUTES])
+def test_each_route_refuses_a_key_without_its_scope(personas, method, path, scope):
+    others = [s for s in SCOPES if s != scope]
+    without = personas("enterprise", scopes=others)
+    body = assert_403(without.api.request(method, path, {}), "INSUFFICIENT_SCOPE")
+    assert scope in body["message"]
+    with_it = personas("enterprise", scopes=[scope])
+    response = with_it.api.request(method, path, {})
+    assert response.status_code != 403 or response.json()["code"] != "INSUFFICIENT_SCOPE", response.content
 
 
 def test_current_key_works_with_any_scope(personas):

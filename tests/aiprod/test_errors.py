@@ -109,6 +109,14 @@ def test_a_database_outage_is_a_503_with_retry_after(raw_client, settings, db):
     assert response["Retry-After"] == "5"
 
 
+def test_django_ratelimits_refusal_is_the_json_429(raw_client, settings, db):
+    settings.ROOT_URLCONF = "tests.aiprod.boom_urls"
+    assert raw_client.get("/once-an-hour").status_code == 200
+    response = raw_client.get("/once-an-hour")  # django-ratelimit raises Ratelimited (a PermissionDenied)
+    body = assert_error_shape(response, 429, "RATE_LIMITED")
+    assert body["message"] == "Rate limit exceeded. Retry after 1 seconds" and response["Retry-After"] == "1"
+
+
 def test_health_is_public_and_reports_the_version(anonymous, db):
     response = anonymous.get("/health")
     assert response.status_code == 200
