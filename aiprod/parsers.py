@@ -26,7 +26,7 @@ def _read_limited(stream) -> bytes:
     return raw
 
 
-def _decode_json(raw: bytes):
+def decode_json(raw: bytes):
     if b"\x00" in raw:
         raise ParseError("Request body contains NUL bytes")
     try:
@@ -52,7 +52,7 @@ class StrictJSONParser(BaseParser):
         raw = _read_limited(stream)
         if not raw.strip():
             return {}
-        return _decode_json(raw)
+        return decode_json(raw)
 
 
 class CurlFriendlyFormParser(BaseParser):
@@ -61,7 +61,7 @@ class CurlFriendlyFormParser(BaseParser):
     def parse(self, stream, media_type=None, parser_context=None):
         raw = _read_limited(stream)
         if raw.lstrip()[:1] in (b"{", b"["):
-            return _decode_json(raw)
+            return decode_json(raw)
         if b"\x00" in raw or b"%00" in raw.lower():
             raise ParseError("Request body contains NUL bytes")
         try:

@@ -64,6 +64,7 @@ STREAM_QUERY = [
     str_query("type", enum=types.type_choices(), description="default auto"),
     int_query("timeout", minimum=60, maximum=7200, description="seconds; default by the type's class"),
     str_query("webhook_url", description="https:// URL for this job's events"),
+    str_query("params", description='the type\'s params as a JSON object, e.g. {"format": "mp3"}'),
 ]
 
 

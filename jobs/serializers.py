@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
+from rest_framework.exceptions import ParseError
 
 from aiprod.fields import (
     StrictCharField,
@@ -21,6 +22,7 @@ from aiprod.fields import (
     StrictListField,
     StrictSerializer,
 )
+from aiprod.parsers import decode_json
 from aiprod.timefmt import iso
 from jobs.models import Job, JobStatus
 from jobs.services import types
@@ -157,6 +159,19 @@ class JobStreamQuery(StrictSerializer):
     type = StrictChoiceField(choices=types.type_choices(), unknown_message="Unknown choice", required=False)
     timeout = StrictCharField(required=False)
     webhook_url = HttpsUrlField(required=False)
+    # The type's params as a JSON object, URL-encoded: ?params={"format":"mp3"}
+    params = StrictCharField(required=False, max_length=10_000)
+
+    def validate_params(self, value: str) -> dict:
+        message = 'Must be a JSON object, e.g. {"format": "mp3"}'
+        try:
+            # The body parser's rules: no NUL characters, no NaN/Infinity.
+            parsed = decode_json(value.encode("utf-8", "surrogatepass"))
+        except ParseError:
+            raise serializers.ValidationError(message) from None
+        if not isinstance(parsed, dict):
+            raise serializers.ValidationError(message)
+        return parsed
 
     def validate_timeout(self, value: str) -> int:
         text = value.strip()

@@ -83,9 +83,27 @@ def reserve_job(account, *, livemode: bool) -> None:
         if used is not None:
             _warn(account, month, "jobs", before=used - 1, after=used, limit=limit)
     if used is None:
-        raise ApplicationError(
-            422, "QUOTA_EXCEEDED", f"Monthly job limit ({limit:,}) exceeded. {upgrade_hint(account.tier, 'jobs')}"
-        )
+        raise _job_limit_exceeded(account, limit)
+
+
+def check_job_room(account, *, livemode: bool) -> None:
+    """Raises the same 422 QUOTA_EXCEEDED as reserve_job when this month's
+    job quota is already used up; counts nothing. For requests that would
+    otherwise do costly work first (an upload's body); reserve_job stays the
+    race-safe authority."""
+    if not livemode:
+        return
+    from quotas.selectors import monthly_usage
+
+    limit = limits_for(account).jobs_per_month
+    if monthly_usage(account).jobs_count >= limit:
+        raise _job_limit_exceeded(account, limit)
+
+
+def _job_limit_exceeded(account, limit: int) -> ApplicationError:
+    return ApplicationError(
+        422, "QUOTA_EXCEEDED", f"Monthly job limit ({limit:,}) exceeded. {upgrade_hint(account.tier, 'jobs')}"
+    )
 
 
 def consume_data(account, *, livemode: bool, nbytes: int) -> None:

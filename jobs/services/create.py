@@ -21,7 +21,7 @@ from aiprod.ids import new_job_id
 from jobs.models import Job, JobStatus, month_start
 from jobs.services import idempotency, transitions, types
 from jobs.sniff import kind_for_content_type, kind_for_filename, normalize_content_type
-from quotas.services import reserve_job
+from quotas.services import check_job_room, reserve_job
 
 NAME_CONSTRAINT = "job_name_unique_per_month"
 
@@ -80,6 +80,22 @@ def _clean_params(type_name: str, params: dict | None) -> dict:
         return types.validate_params(type_name, params)
     except types.ParamsInvalid as exc:
         raise ValidationFailed({"params": exc.details}) from None
+
+
+def check_before_upload(account, *, livemode: bool, kind: str, type: str | None = None,  # noqa: A002
+                        params: dict | None = None, webhook_url: str | None = None) -> None:
+    """What create_job would refuse about an upload, checked before its body
+    is read, so a bad request costs the client no transfer: the webhook URL,
+    a type that does not take the claimed kind (422 UNSUPPORTED_INPUT), its
+    params (400), a used-up job quota (422 QUOTA_EXCEEDED)."""
+    check_webhook_url(webhook_url)
+    requested = type or types.AUTO
+    if requested != types.AUTO and not types.accepts_kind(requested, kind):
+        raise ApplicationError(
+            422, "UNSUPPORTED_INPUT", f"Unsupported Content-Type: {requested} does not take {kind} input"
+        )
+    _clean_params(types.auto_type_for(kind) or types.AUTO if requested == types.AUTO else requested, params)
+    check_job_room(account, livemode=livemode)
 
 
 def name_taken(account, *, livemode: bool, name: str) -> bool:

@@ -22,7 +22,7 @@ from aiprod.ids import new_job_id
 from jobs import sniff
 from jobs.processors.base import ProcessingError
 from jobs.services import storage
-from jobs.services.create import StoredUpload, create_job, duplicate_job, name_taken
+from jobs.services.create import StoredUpload, check_before_upload, create_job, duplicate_job, name_taken
 from quotas.plans import PAID_TIERS
 from quotas.services import DataMeter, QuotaExceeded
 
@@ -132,11 +132,15 @@ def create_job_from_upload(read: Callable[[int], bytes], *, account, livemode: b
     """POST /jobs/stream end to end: receive, then create_job(upload=...).
 
     `name` defaults to "<filename> (<job id>)", unique by construction. A
-    taken name is refused before the body is read. The stored input is
-    deleted when the job is not created.
+    taken name, a type that does not take the claimed kind, bad params, a bad
+    webhook URL and a used-up job quota are refused before the body is read.
+    The stored input is deleted when the job is not created.
     """
     if name and name_taken(account, livemode=livemode, name=name):
         raise duplicate_job()
+    check_before_upload(account, livemode=livemode, kind=claimed_kind(filename, content_type),
+                        type=job_fields.get("type"), params=job_fields.get("params"),
+                        webhook_url=job_fields.get("webhook_url"))
     upload = receive_upload(read, account=account, livemode=livemode, filename=filename,
                             content_type=content_type, content_length=content_length)
     try:

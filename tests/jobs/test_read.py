@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone as dj_timezone
 
 from jobs.models import Job, JobStatus, month_start
+from webhooks.models import Delivery, DeliveryAttempt
 from tests.jobs.helpers import create_job, created, unique_name
 
 
@@ -211,3 +212,37 @@ def test_a_forged_cursor_with_an_odd_utc_offset_is_never_a_500(free, moment, sta
     cursor = base64.urlsafe_b64encode(f"{moment}|job_x".encode()).decode().rstrip("=")
     response = free.api.get("/jobs", data={"cursor": cursor})
     assert response.status_code == status, response.content
+
+
+# --------------------------------------------------------------------------- timeline
+
+
+def job_with_a_story(persona, files, cycles: int) -> str:
+    """A job cancelled and retried `cycles` times through the API, read after
+    each: requests, state changes and job.cancelled deliveries pile up on its
+    timeline; each delivery gets two attempts, as if it had been retried."""
+    job_id = created(create_job(persona.api, files, webhook_url="https://hooks.example.com/aiprod"))["id"]
+    for _ in range(cycles):
+        assert persona.api.post(f"/jobs/{job_id}/cancel").status_code == 200
+        assert persona.api.post(f"/jobs/{job_id}/retry").status_code == 200
+        persona.api.get(f"/jobs/{job_id}")
+    deliveries = Delivery.objects.filter(event__job_id=job_id)
+    assert deliveries.count() == cycles
+    DeliveryAttempt.objects.bulk_create(
+        DeliveryAttempt(delivery=delivery, number=number, url=delivery.url, status="failed", response_code=500)
+        for delivery in deliveries for number in (1, 2)
+    )
+    return job_id
+
+
+@pytest.mark.parametrize("cycles", [1, 15])
+def test_the_timeline_costs_the_same_queries_however_long_the_story(pro, files, django_assert_max_num_queries, cycles):
+    job_id = job_with_a_story(pro, files, cycles)
+    with django_assert_max_num_queries(1):
+        response = pro.api.get(f"/jobs/{job_id}/timeline")
+    assert response.status_code == 200, response.content
+    kinds = [entry["kind"] for entry in response.json()["data"]]
+    # Created + 2 per cycle; the create, 3 per cycle (the timeline read itself is logged after it answers);
+    # 2 attempts of each cycle's job.cancelled delivery.
+    assert (kinds.count("state_change"), kinds.count("request"), kinds.count("webhook")) == (
+        1 + 2 * cycles, 1 + 3 * cycles, 2 * cycles)

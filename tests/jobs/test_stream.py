@@ -216,6 +216,53 @@ def test_a_taken_name_is_refused_before_the_body_is_read(free, media):
     assert read == []
 
 
+def unread_body(data: bytes, read: list):
+    def body():
+        read.append(1)
+        yield data
+
+    return body()
+
+
+@pytest.mark.parametrize(("query", "status", "check"), [
+    ({"type": "audio.convert", "filename": "tone.wav"}, 400, lambda body: body["details"]["params"]),  # no format
+    ({"type": "video.convert"}, 422, lambda body: body["message"] == (
+        "Unsupported Content-Type: video.convert does not take image input")),
+    ({"type": "image.transform", "params": '{"width": "wide"}'}, 400, lambda body: body["details"]["params"]),
+    ({"params": "[1, 2]"}, 400, lambda body: body["details"]["params"]),
+    ({"params": '{"quality": NaN}'}, 400, lambda body: body["details"]["params"]),
+    ({"params": '{"format": "\\u0000"}'}, 400, lambda body: body["details"]["params"]),
+    ({"webhook_url": "https://127.0.0.1/hook"}, 422, lambda body: body["code"] == "INVALID_URL"),
+], ids=["params-required", "type-refuses-kind", "bad-param", "params-not-object", "params-nan", "params-nul",
+        "private-webhook"])
+def test_what_create_would_refuse_is_refused_before_the_body_is_read(free, media, settings, query, status, check):
+    settings.AIPROD_ALLOW_INSECURE_URLS = False  # the webhook guard as in production
+    read = []
+    response = stream(free.key, {"filename": "pic.png", **query}, unread_body(media["pic.png"], read),
+                      content_length=len(media["pic.png"]))
+    assert response.status_code == status, response.content
+    assert check(response.json())
+    assert read == [] and not Job.objects.exists()
+
+
+def test_params_ride_in_the_query_string_as_json(free, media):
+    response = upload(free, media["pic.png"], type="image.transform", params='{"width": 8, "format": "webp"}')
+    assert response.status_code == 201, response.content
+    assert response.json()["params"]["width"] == 8 and response.json()["params"]["format"] == "webp"
+
+
+def test_a_used_up_job_quota_is_refused_before_the_body_is_read(free, media):
+    from quotas.models import MonthlyUsage
+    from quotas.services import month_start
+
+    MonthlyUsage.objects.create(account=free.account, month=month_start(), jobs_count=100)
+    read = []
+    response = stream(free.key, {"filename": "pic.png"}, unread_body(media["pic.png"], read),
+                      content_length=len(media["pic.png"]))
+    assert (response.status_code, response.json()["code"]) == (422, "QUOTA_EXCEEDED")
+    assert read == []
+
+
 def test_an_empty_body_is_a_400(free):
     response = stream(free.key, {"filename": "pic.png"}, [], content_length=0)
     assert response.status_code == 400

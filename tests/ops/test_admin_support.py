@@ -16,7 +16,13 @@ from django.utils import timezone
 from accounts.models import Account, ApiKey, IpAllowlistEntry, RequestLog
 from aiprod.models import Incident, MaintenanceMode
 from aiprod.ops.support import GROUP_NAME
+from jobs.models import Job, JobStatus, JobTransition, month_start
 from tests.admin_urls import admin_url
+from tests.httpservers import serve
+from tests.jobs.helpers import unique_name
+from tests.webhooks.conftest import register
+from webhooks.models import Delivery
+from webhooks.services.events import emit_account_event
 
 CURRENT = "/account/api-keys/current"
 PASSWORD = "support-pass-123"
@@ -223,3 +229,98 @@ def test_support_can_use_the_jobs_and_webhooks_actions_but_never_sees_a_webhook_
     assert "redeliver" in admin.site._registry[Delivery].get_actions(request)
     job_actions = admin.site._registry[Job].get_actions(request)
     assert "force_timeout" in job_actions and "retry" in job_actions
+
+
+# --------------------------------------------------------------------------- jobs and webhooks, acted on
+
+JOBS = "/admin/jobs/job/"
+
+
+def make_job(account: Account, *, status: str = JobStatus.PENDING, type: str = "media.probe", **fields) -> Job:
+    """A row straight into the table (the API path is tested in tests/jobs), as if a worker had had it."""
+    now = timezone.now()
+    attempted = 0 if status == JobStatus.PENDING else 1
+    return Job.objects.create(
+        account=account, name=unique_name(type), type=type, requested_type=type,
+        status=status, input_url="https://example.com/in.png", timeout=300, created_month=month_start(now),
+        attempted_count=attempted, started_at=now if attempted else None, last_activity_at=now, **fields,
+    )
+
+
+def changelist_ids(client: Client, query: dict) -> set[str]:
+    response = client.get(JOBS, query)
+    assert response.status_code == 200, response.content[:2000]
+    return {job.pk for job in response.context["cl"].result_list}
+
+
+def test_support_force_times_out_a_processing_job_and_it_is_logged(support, free):
+    job = make_job(free.account, status=JobStatus.PROCESSING, worker_instance="worker-1:42")
+    post_action(support, JOBS, "force_timeout", [job.pk])
+    job.refresh_from_db()
+    assert (job.status, job.error_code, job.error) == ("failed", "TIMEOUT", "Timeout: Forced by support (sam)")
+    assert job.cancel_requested  # its worker is told to stop
+    last = JobTransition.objects.filter(job=job).last()
+    assert (last.from_status, last.to_status, last.actor) == ("processing", "failed", "admin:sam")
+    assert logged(support.user, job) == ["Force timeout via admin action"]
+
+
+def test_support_retries_a_failed_job_and_it_is_logged(support, free):
+    job = make_job(free.account, status=JobStatus.FAILED, error="Timeout: stuck", error_code="TIMEOUT")
+    post_action(support, JOBS, "retry", [job.pk])
+    job.refresh_from_db()
+    assert (job.status, job.error, job.error_code, job.attempt_base) == ("pending", None, None, 1)
+    last = JobTransition.objects.filter(job=job).last()
+    assert (last.from_status, last.to_status, last.actor) == ("failed", "pending", "admin:sam")
+    assert logged(support.user, job) == ["Retry via admin action"]
+
+
+def test_a_support_action_on_a_job_in_the_wrong_state_changes_nothing_and_logs_nothing(support, free):
+    done = make_job(free.account, status=JobStatus.COMPLETED)
+    post_action(support, JOBS, "force_timeout", [done.pk])
+    post_action(support, JOBS, "retry", [done.pk])
+    assert Job.objects.get(pk=done.pk).status == "completed"
+    assert logged(support.user, done) == []
+
+
+def test_support_filters_the_job_list_by_type(support, free):
+    probe = make_job(free.account, type="media.probe")
+    make_job(free.account, type="image.transform")
+    assert changelist_ids(support, {"type": "media.probe"}) == {probe.pk}
+
+
+def test_support_filters_the_job_list_by_account(support, free, pro):
+    mine = make_job(free.account)
+    make_job(pro.account)
+    assert changelist_ids(support, {"account__id__exact": free.account.pk}) == {mine.pk}
+
+
+@pytest.fixture
+def receiver():
+    """A real local webhook receiver answering 200 on /hook (scripted through ``receiver.routes``)."""
+    with serve({"/hook": (200, {"Content-Type": "application/json"}, b'{"received": true}')}) as srv:
+        yield srv
+
+
+def test_support_redelivers_a_failed_delivery_to_the_receiver_and_it_is_logged(
+    support, pro, receiver, settings, django_capture_on_commit_callbacks
+):
+    settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = []  # the first failure is final
+    settings.AIPROD_WEBHOOK_TIMEOUT = 1
+    endpoint = register(pro, receiver.url + "/hook")
+    receiver.routes["/hook"] = 500
+    with django_capture_on_commit_callbacks(execute=True):
+        emit_account_event(pro.account, livemode=True, event_type="quota.warning", data={})
+    delivery = Delivery.objects.get(endpoint=endpoint, event_type="quota.warning")
+    assert (delivery.status, delivery.attempt_count, delivery.response_code) == ("failed", 1, 500)
+    sent_before = len(receiver.requests)
+
+    receiver.routes["/hook"] = 200
+    with django_capture_on_commit_callbacks(execute=True):
+        post_action(support, "/admin/webhooks/delivery/", "redeliver", [delivery.pk])
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count, delivery.response_code) == ("delivered", 2, 200)
+    assert list(delivery.attempts.order_by("number").values_list("number", "response_code")) == [(1, 500), (2, 200)]
+    [redelivered] = receiver.requests[sent_before:]
+    assert (redelivered.method, redelivered.path) == ("POST", "/hook")
+    assert b"quota.warning" in redelivered.body
+    assert logged(support.user, delivery) == ["Redelivered"]

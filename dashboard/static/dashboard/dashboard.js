@@ -1,4 +1,4 @@
-// Copy-to-clipboard for buttons with data-copy="#input-id". Works without it too: the input is selectable.
+// Copy-to-clipboard for buttons with data-copy="#field-id" (an input or textarea). Works without it too: the field is selectable.
 document.addEventListener("click", function (event) {
   var button = event.target.closest("[data-copy]");
   if (!button) return;
@@ -7,7 +7,7 @@ document.addEventListener("click", function (event) {
   var status = button.closest(".card") && button.closest(".card").querySelector(".copy-status");
   function done(ok) {
     button.textContent = ok ? "Copied" : "Copy";
-    if (status) status.textContent = ok ? "Copied to the clipboard." : "Select the key and copy it with Ctrl+C / ⌘C.";
+    if (status) status.textContent = ok ? "Copied to the clipboard." : "Select the text and copy it with Ctrl+C / ⌘C.";
   }
   field.focus();
   field.select();
