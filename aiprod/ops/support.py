@@ -1,10 +1,10 @@
 """The "Support" group (SPEC §13): exactly the admin permissions support staff
 need, and nothing on users, groups or secrets.
 
-Permissions are named by model label and resolved when the group is set up
-(after every `migrate`, from a post_migrate handler, and by
-`manage.py setup_support_group`): a model that does not exist yet is skipped
-and picked up by the next migrate after it lands.
+Permissions are named by model label and resolved when the group is set up:
+by the data migration aiprod 0002, after every `migrate` from a post_migrate
+handler, and by `manage.py setup_support_group`. A model that does not exist
+yet is skipped and picked up by the next migrate after it lands.
 """
 
 from __future__ import annotations
