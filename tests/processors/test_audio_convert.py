@@ -1,6 +1,8 @@
+import av
 import pytest
 
-from jobs.processors.base import ProcessingError
+from jobs.processors import get_processor
+from jobs.processors.base import ParamsInvalid, ProcessingError
 from jobs.processors.probe import probe_media
 from tests import media_factory as mf
 
@@ -16,6 +18,7 @@ def wav(media_dir):
     ("ogg", "opus", "audio/ogg"),
     ("flac", "flac", "audio/flac"),
     ("aac", "aac", "audio/aac"),
+    ("m4a", "aac", "audio/mp4"),
 ])
 def test_it_converts_to_every_output_format(run, wav, fmt, codec, content_type):
     result = run("audio.convert", wav, {"format": fmt})
@@ -36,6 +39,59 @@ def test_it_uses_the_requested_bitrate_and_sample_rate(run, wav):
     small = run("audio.convert", wav, {"format": "aac", "bitrate": 32000}).result
     large = run("audio.convert", wav, {"format": "aac", "bitrate": 256000}).result
     assert small.output["size_bytes"] < large.output["size_bytes"]
+
+
+def test_m4a_is_aac_in_an_mp4_container_with_the_index_first(run, wav):
+    result = run("audio.convert", wav, {"format": "m4a", "bitrate": 64000, "sample_rate": 22050})
+    assert result.file.suffix == ".m4a"
+    with av.open(str(result.file)) as m4a:
+        audio = m4a.streams.audio[0]
+        assert "m4a" in m4a.format.name.split(",")
+        assert (audio.codec_context.name, audio.sample_rate, audio.channels) == ("aac", 22050, 2)
+        assert m4a.duration / 1_000_000 == pytest.approx(1.0, abs=0.06)
+        assert audio.bit_rate == pytest.approx(64000, rel=0.1)
+    data = result.file.read_bytes()
+    assert data[4:12] == b"ftypM4A "
+    assert data.index(b"moov") < data.index(b"mdat")  # faststart: playable while downloading
+
+
+def test_ogg_is_opus_unless_vorbis_is_asked_for(run, wav):
+    assert run("audio.convert", wav, {"format": "ogg"}).output["codec"] == "opus"
+    assert run("audio.convert", wav, {"format": "ogg", "codec": "opus"}).output["codec"] == "opus"
+    result = run("audio.convert", wav, {"format": "ogg", "codec": "vorbis", "sample_rate": 22050})
+    assert (result.output["codec"], result.output["sample_rate"]) == ("vorbis", 22050)
+    assert result.result.output_content_type == "audio/ogg"
+    with av.open(str(result.file)) as ogg:
+        audio = ogg.streams.audio[0]
+        assert ogg.format.name == "ogg"
+        # Unlike Opus, Vorbis stores the rate asked for.
+        assert (audio.codec_context.name, audio.sample_rate, audio.channels) == ("vorbis", 22050, 2)
+        assert ogg.duration / 1_000_000 == pytest.approx(1.0, abs=0.06)
+        assert sum(frame.samples for frame in ogg.decode(audio=0)) == pytest.approx(22050, abs=0.06 * 22050)
+
+
+def test_vorbis_output_is_stereo_even_from_mono(run, tmp_path):
+    # FFmpeg's Vorbis encoder takes two channels only.
+    mono = mf.make_wav(tmp_path / "mono.wav", seconds=0.5, layout="mono")
+    out = run("audio.convert", mono, {"format": "ogg", "codec": "vorbis"}).output
+    assert (out["codec"], out["channels"]) == ("vorbis", 2)
+
+
+def invalid(params):
+    with pytest.raises(ParamsInvalid) as info:
+        get_processor("audio.convert").validate_params(params)
+    return info.value.details
+
+
+def test_a_codec_is_only_for_ogg_and_bitrate_not_for_vorbis():
+    assert invalid({"format": "mp3", "codec": "vorbis"}) == {
+        "codec": ["Not supported for mp3 (only ogg has a choice of codec)"]
+    }
+    assert invalid({"format": "ogg", "codec": "aac"}) == {"codec": ["Must be one of: opus, vorbis"]}
+    assert invalid({"format": "ogg", "codec": "vorbis", "bitrate": 96000}) == {
+        "bitrate": ["Not supported for vorbis (the encoder has no bit rate control)"]
+    }
+    assert get_processor("audio.convert").validate_params({"format": "ogg"})["codec"] == "opus"
 
 
 def test_a_sample_rate_the_codec_cannot_store_becomes_the_nearest_one_it_can(run, wav):
