@@ -85,3 +85,17 @@ def test_another_accounts_key_cannot_be_revoked(customer, db):
     assert customer.client.get(f"/dashboard/keys/{key.id}/revoke").status_code == 404
     assert customer.client.post(f"/dashboard/keys/{key.id}/revoke").status_code == 404
     assert ApiKey.objects.get(pk=key.pk).revoked_at is None
+
+
+def test_the_keys_table_has_an_environment_column(customer):
+    html = customer.client.get("/dashboard/keys").content.decode()
+    headers = re.findall(r'<th scope="col">([^<]*)</th>', html)
+    assert headers[:8] == ["Name", "Key", "Environment", "Scopes", "Created", "Expires", "Last used", "Status"]
+    assert "<caption" in html
+    environments = re.findall(r'<td data-label="Environment">(.*?)</td>', html)
+    assert environments == ['<span class="badge badge-ok">Live</span>']
+
+    customer.client.post("/dashboard/mode", {"mode": "test"})
+    html = customer.client.get("/dashboard/keys").content.decode()
+    environments = re.findall(r'<td data-label="Environment">(.*?)</td>', html)
+    assert environments == ['<span class="badge badge-warn">Test</span>']
