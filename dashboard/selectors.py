@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.db.models.functions import TruncSecond
 from django.utils import timezone
 
 from accounts.models import RequestLog
-from accounts.selectors import request_logs_for
+from accounts.selectors import api_keys_for, request_logs_for
+from jobs.models import Job, JobStatus
 from quotas.plans import GB, limits_for
 from quotas.selectors import monthly_usage
 
@@ -81,3 +82,20 @@ def usage_meters(account) -> list[Meter]:
 def recent_error_requests(customer, limit: int = 5):
     rows = request_logs_for(customer.account, livemode=customer.livemode, errors_only=True)
     return list(rows.order_by("-id")[:limit])
+
+
+def has_completed_job(customer) -> bool:
+    return customer.scoped(Job.objects.filter(status=JobStatus.COMPLETED)).exists()
+
+
+def key_that_can_create_jobs(customer):
+    """A live (not revoked, not expired) key of the mode being viewed with the
+    jobs.create scope, or None."""
+    now = timezone.now()
+    usable = (
+        api_keys_for(customer.account)
+        .filter(environment=customer.environment, revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    )
+    # Scopes are filtered here, not in SQL: JSON "contains" has no SQLite lookup.
+    return next((k for k in usable[:100] if "jobs.create" in k.scopes), None)

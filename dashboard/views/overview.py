@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import json
 
-from django.db.models import Q
 from django.shortcuts import render
-from django.utils import timezone
 
-from accounts.selectors import api_keys_for
 from dashboard import selectors
 from dashboard.customer import customer_view
 from jobs.models import Job, JobStatus
@@ -32,16 +29,9 @@ def first_job_curl(base_url: str, key_hint: str) -> str:
 def _get_started(request, customer) -> dict | None:
     """What the "Get started" card shows, or None once a job has completed in
     this mode (a failed first try keeps the card: that customer is not done)."""
-    if customer.scoped(Job.objects.filter(status=JobStatus.COMPLETED)).exists():
+    if selectors.has_completed_job(customer):
         return None
-    now = timezone.now()
-    usable = (
-        api_keys_for(customer.account)
-        .filter(environment=customer.environment, revoked_at__isnull=True)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-    )
-    # Scopes are filtered here, not in SQL: JSON "contains" has no SQLite lookup.
-    key = next((k for k in usable[:100] if "jobs.create" in k.scopes), None)
+    key = selectors.key_that_can_create_jobs(customer)
     key_hint = f"{key.prefix}…" if key else f"sk_{customer.environment}_…"
     return {
         "key": key,
