@@ -8,11 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from django_q.conf import Conf
 
 from jobs import tasks
 from jobs.models import Job, JobTransition
+from jobs.services.recovery import sweep_stale_jobs
 from tests.conftest import Api, make_persona, requires_postgres
+from tests.httpservers import Response
 from tests.jobs.helpers import unique_name
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
@@ -94,3 +97,59 @@ def test_cancelling_or_timing_out_a_running_job_stops_its_processor(files, long_
     assert (job.status, job.cancel_requested) == (status, True)
     assert list(JobTransition.objects.filter(job=job).values_list("to_status", flat=True)) == [
         "pending", "processing", status]
+
+
+def test_a_running_job_keeps_its_own_row_fresh_so_the_sweeper_leaves_it_alone(files, long_wav, children, settings):
+    heartbeat = settings.AIPROD_JOB_HEARTBEAT_SECONDS  # 0.2 s (the autouse fixture above)
+    persona = make_persona("pro")
+    # The input trickles in for ~1.6 s (data flowing: the download heartbeats)
+    # before the transcription itself reports progress.
+    step = len(long_wav) // 32 + 1
+    files.routes["/long-trickle.wav"] = Response(
+        headers={"Content-Type": "audio/wav"}, body=[long_wav[i:i + step] for i in range(0, len(long_wav), step)],
+        content_length=len(long_wav), chunk_delay=0.05)
+    try:
+        job_id = Api(persona.key).post("/jobs", {"name": unique_name(), "type": "audio.transcribe",
+                                                 "input_url": f"{files.url}/long-trickle.wav"}).json()["id"]
+        outcome = {}
+
+        def work():
+            try:
+                outcome["result"] = tasks.run_job(job_id)
+            finally:
+                connection.close()
+
+        def sample_until(done, what: str, *, running: bool = True) -> Job:
+            deadline = time.monotonic() + 20
+            while True:
+                job = Job.objects.get(pk=job_id)
+                if done(job):
+                    return job
+                assert job.status == "processing" or not running, (what, job.status, job.error)
+                assert time.monotonic() < deadline, (what, job.progress, job.last_activity_at)
+                time.sleep(0.05)
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        try:
+            claimed = sample_until(lambda job: job.status == "processing", "claimed", running=False)
+            # Its claim is over a second old, only its heartbeats refreshed it: not stale.
+            fetching = sample_until(
+                lambda job: (timezone.now() - claimed.started_at).total_seconds() > 1 + heartbeat, "fetching")
+            assert fetching.last_activity_at > claimed.last_activity_at
+            assert sweep_stale_jobs(stale_after=1)["requeued"] == 0
+            assert Job.objects.get(pk=job_id).status == "processing"
+            # Transcribing: progress between the ends, the heartbeat still moving.
+            transcribing = sample_until(
+                lambda job: 0 < job.progress < 100 and job.last_activity_at > fetching.last_activity_at, "transcribing")
+            assert (transcribing.status, transcribing.attempted_count) == ("processing", 1)
+        finally:
+            Api(persona.key).post(f"/jobs/{job_id}/cancel")  # ends the test within a heartbeat
+            worker.join(30)
+    finally:
+        del files.routes["/long-trickle.wav"]
+    assert outcome["result"] == "stopped"
+    assert children.new() == []
+    # Never re-queued by the sweep.
+    assert list(JobTransition.objects.filter(job_id=job_id).values_list("to_status", flat=True)) == [
+        "pending", "processing", "cancelled"]

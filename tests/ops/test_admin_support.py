@@ -236,12 +236,12 @@ def test_support_can_use_the_jobs_and_webhooks_actions_but_never_sees_a_webhook_
 JOBS = "/admin/jobs/job/"
 
 
-def make_job(account: Account, *, status: str = JobStatus.PENDING, type: str = "media.probe", **fields) -> Job:
+def make_job(account: Account, *, status: str = JobStatus.PENDING, type_name: str = "media.probe", **fields) -> Job:
     """A row straight into the table (the API path is tested in tests/jobs), as if a worker had had it."""
     now = timezone.now()
     attempted = 0 if status == JobStatus.PENDING else 1
     return Job.objects.create(
-        account=account, name=unique_name(type), type=type, requested_type=type,
+        account=account, name=unique_name(type_name), type=type_name, requested_type=type_name,
         status=status, input_url="https://example.com/in.png", timeout=300, created_month=month_start(now),
         attempted_count=attempted, started_at=now if attempted else None, last_activity_at=now, **fields,
     )
@@ -283,8 +283,8 @@ def test_a_support_action_on_a_job_in_the_wrong_state_changes_nothing_and_logs_n
 
 
 def test_support_filters_the_job_list_by_type(support, free):
-    probe = make_job(free.account, type="media.probe")
-    make_job(free.account, type="image.transform")
+    probe = make_job(free.account, type_name="media.probe")
+    make_job(free.account, type_name="image.transform")
     assert changelist_ids(support, {"type": "media.probe"}) == {probe.pk}
 
 
