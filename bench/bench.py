@@ -348,16 +348,25 @@ def bench_pipeline(base: str, key: str, files: StaticFiles, count: int = 1000, w
     }
 
 
-def bench_pipeline_latency(base: str, key: str, files: StaticFiles, count: int = 20) -> float | None:
-    """Median create→completed on an idle worker (jobs sent one at a time)."""
+@contextmanager
+def idle_cluster(key: str):
+    """A 2-worker qcluster that has had time to start, and an API session."""
     import requests
 
     worker = run_qcluster(2)
-    latencies = []
     try:
         time.sleep(3)
         session = requests.Session()
         session.headers["X-API-Key"] = key
+        yield session
+    finally:
+        stop(worker)
+
+
+def bench_pipeline_latency(base: str, key: str, files: StaticFiles, count: int = 20) -> float | None:
+    """Median create→completed on an idle worker (jobs sent one at a time)."""
+    latencies = []
+    with idle_cluster(key) as session:
         for i in range(count):
             t0 = time.time()
             job = session.post(f"{base}/jobs", json={"name": f"lat {i}", "type": "media.probe", "input_url": files.base + "/tiny.png"}).json()
@@ -367,22 +376,14 @@ def bench_pipeline_latency(base: str, key: str, files: StaticFiles, count: int =
                     latencies.append(time.time() - t0)
                     break
                 time.sleep(0.02)
-    finally:
-        stop(worker)
     return statistics.median(latencies) if latencies else None
 
 
 def bench_job_event_latency(base: str, key: str, files: StaticFiles, receiver: Receiver, count: int = 20) -> dict:
     """Median time from a job's completed_at to its job.completed reaching the
     job's own webhook_url, on an idle system (jobs sent one at a time)."""
-    import requests
-
-    worker = run_qcluster(2)
     latencies = []
-    try:
-        time.sleep(3)
-        session = requests.Session()
-        session.headers["X-API-Key"] = key
+    with idle_cluster(key) as session:
         for i in range(count):
             job = session.post(f"{base}/jobs", json={"name": f"event {i}", "type": "media.probe",
                                                      "input_url": files.base + "/tiny.png",
@@ -398,8 +399,6 @@ def bench_job_event_latency(base: str, key: str, files: StaticFiles, receiver: R
                     latencies.append(at - completed.timestamp())
                     break
                 time.sleep(0.01)
-    finally:
-        stop(worker)
     return {"events": len(latencies), "median_s": statistics.median(latencies) if latencies else None}
 
 

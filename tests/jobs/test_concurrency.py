@@ -42,6 +42,21 @@ def in_threads(count: int, fn):
         return list(pool.map(run, range(count)))
 
 
+def run_job_in_a_thread(job_id: str) -> tuple[threading.Thread, dict]:
+    """Runs the job's task as a worker would, in a thread; the dict gets its "result"."""
+    outcome = {}
+
+    def work():
+        try:
+            outcome["result"] = tasks.run_job(job_id)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    return worker, outcome
+
+
 def test_concurrent_creates_with_one_name_admit_exactly_one(files):
     persona = make_persona("pro")
     name = unique_name("race")
@@ -72,16 +87,7 @@ def test_cancelling_or_timing_out_a_running_job_stops_its_processor(files, long_
     try:
         job_id = Api(persona.key).post("/jobs", {"name": unique_name(), "type": "audio.transcribe",
                                                  "input_url": f"{files.url}/long-cancel.wav"}).json()["id"]
-        outcome = {}
-
-        def work():
-            try:
-                outcome["result"] = tasks.run_job(job_id)
-            finally:
-                connection.close()
-
-        worker = threading.Thread(target=work)
-        worker.start()
+        worker, outcome = run_job_in_a_thread(job_id)
         deadline = time.monotonic() + 30
         while Job.objects.get(pk=job_id).status != "processing" or not children.new():
             assert time.monotonic() < deadline, "the job never started processing"
@@ -111,13 +117,7 @@ def test_a_running_job_keeps_its_own_row_fresh_so_the_sweeper_leaves_it_alone(fi
     try:
         job_id = Api(persona.key).post("/jobs", {"name": unique_name(), "type": "audio.transcribe",
                                                  "input_url": f"{files.url}/long-trickle.wav"}).json()["id"]
-        outcome = {}
-
-        def work():
-            try:
-                outcome["result"] = tasks.run_job(job_id)
-            finally:
-                connection.close()
+        worker, outcome = run_job_in_a_thread(job_id)
 
         def sample_until(done, what: str, *, running: bool = True) -> Job:
             deadline = time.monotonic() + 20
@@ -129,8 +129,6 @@ def test_a_running_job_keeps_its_own_row_fresh_so_the_sweeper_leaves_it_alone(fi
                 assert time.monotonic() < deadline, (what, job.progress, job.last_activity_at)
                 time.sleep(0.05)
 
-        worker = threading.Thread(target=work)
-        worker.start()
         try:
             claimed = sample_until(lambda job: job.status == "processing", "claimed", running=False)
             # Its claim is over a second old, only its heartbeats refreshed it: not stale.
