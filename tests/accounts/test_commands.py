@@ -89,3 +89,14 @@ def test_the_demo_account_has_a_dashboard_login(db, settings, tmp_path):
     out = run("demo_account")
     password = out.split("login demo@aiprod.local / ")[1].split(")")[0]
     assert Client().login(username="demo@aiprod.local", password=password)
+
+
+@pytest.mark.parametrize(("bind", "base"), [(None, "http://127.0.0.1:8000"), ("0.0.0.0:9000", "http://127.0.0.1:9000")])
+def test_the_demo_accounts_try_lines_follow_make_runs_bind(db, settings, tmp_path, monkeypatch, bind, base):
+    settings.BASE_DIR = tmp_path
+    if bind:
+        monkeypatch.setenv("BIND", bind)
+    else:
+        monkeypatch.delenv("BIND", raising=False)
+    out = run("demo_account")
+    assert f"{base}/dashboard/" in out and f"{base}/account/api-keys/current" in out

@@ -43,10 +43,13 @@ class Command(BaseCommand):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(keys))
             os.chmod(path, 0o600)
+        # Where `make run` serves (its BIND); 0.0.0.0 listens everywhere, try it locally.
+        bind = os.environ.get("BIND", "127.0.0.1:8000").replace("0.0.0.0", "127.0.0.1")
+        base = f"http://{bind}"
         self.stdout.write(
             f"\nDemo account {keys['account_id']} ({DEMO_EMAIL}, pro)\n"
             f"  live key: {keys['live']}\n"
             f"  test key: {keys['test']}\n"
-            f"  dashboard: http://127.0.0.1:8000/dashboard/ (login {DEMO_EMAIL} / {keys.get('password')})\n"
-            f"Try:\n  curl -s -H \"X-API-Key: {keys['live']}\" http://127.0.0.1:8000/account/api-keys/current\n"
+            f"  dashboard: {base}/dashboard/ (login {DEMO_EMAIL} / {keys.get('password')})\n"
+            f"Try:\n  curl -s -H \"X-API-Key: {keys['live']}\" {base}/account/api-keys/current\n"
         )
