@@ -7,6 +7,7 @@ from aiprod.fields import (
     StrictBooleanField,
     StrictChoiceField,
     StrictCharField,
+    StrictDictField,
     StrictIntegerField,
     StrictListField,
     StrictSerializer,
@@ -66,17 +67,24 @@ class ApiKeyCreateInput(StrictSerializer):
 
 
 class SecurityPatchInput(StrictSerializer):
-    ip_whitelist = serializers.DictField(required=False)
+    ip_whitelist = StrictDictField(required=False)
     enabled = StrictBooleanField(required=False)
     ips = StrictListField(child=StrictCharField(max_length=50), required=False, max_length=1000)
     force = StrictBooleanField(required=False, default=False)
 
     def validate(self, attrs):
         nested = attrs.pop("ip_whitelist", None) or {}
-        # Accept both {"enabled": ...} and the GET shape {"ip_whitelist": {...}}.
+        # Accept both {"enabled": ...} and the GET shape {"ip_whitelist": {...}};
+        # a nested value's error is reported where it was sent.
+        errors = {}
         for name in ("enabled", "ips"):
             if name in nested and name not in attrs:
-                attrs[name] = self.fields[name].run_validation(nested[name])
+                try:
+                    attrs[name] = self.fields[name].run_validation(nested[name])
+                except serializers.ValidationError as exc:
+                    errors[name] = exc.detail
+        if errors:
+            raise serializers.ValidationError({"ip_whitelist": errors})
         return attrs
 
 

@@ -1,5 +1,7 @@
 """The allow-list endpoints and the lockout guard (SPEC §11)."""
 
+import pytest
+
 from accounts.models import Account
 
 ME = "198.51.100.20"
@@ -77,3 +79,14 @@ def test_the_whitelist_path_answers_only_post_and_delete(pro):
     # GET and PATCH used to fall through to /account/security's own handlers.
     assert pro.api.get("/account/security/whitelist").status_code == 405
     assert pro.api.patch("/account/security/whitelist", {"enabled": True}).status_code == 405
+
+
+@pytest.mark.parametrize(("body", "details"), [
+    ({"ip_whitelist": "x"}, {"ip_whitelist": ["Expected object, got string"]}),
+    ({"ip_whitelist": {"enabled": "yes"}}, {"ip_whitelist": {"enabled": ["Expected boolean, got string"]}}),
+    ({"ip_whitelist": {"ips": "1.2.3.4"}}, {"ip_whitelist": {"ips": ["Expected array, got string"]}}),
+])
+def test_errors_in_the_nested_shape_are_reported_where_they_were_sent(pro, body, details):
+    response = pro.api.patch("/account/security", body)
+    assert response.status_code == 400
+    assert response.json()["details"] == details
