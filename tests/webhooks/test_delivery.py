@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from tests.httpservers import HANG, Response, closed_port, redirect, serve
 from tests.webhooks.conftest import register
+from tests.webhooks.verifiers import standard_webhooks_accepts
 from webhooks import signing
 from webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from webhooks.services import attempts
@@ -72,6 +73,8 @@ def test_a_delivery_carries_every_header_and_both_signatures_verify(pro, receive
     expected = hmac.new(endpoint.secret.encode(), request.body, hashlib.sha256).hexdigest()
     assert headers["x-aiprod-signature"] == "sha256=" + expected
     signing.verify(endpoint.secret, request.body, headers)
+    # And the Standard Webhooks scheme, checked by the independent verifier on what the receiver got.
+    assert standard_webhooks_accepts(endpoint.secret, headers, request.body)
     assert delivery.status == "delivered" and delivery.response_code == 200 and delivery.attempt_count == 1
 
 

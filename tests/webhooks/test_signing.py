@@ -1,31 +1,13 @@
 """webhooks.signing on its own: the guide's recipe, Standard Webhooks, tolerance."""
 
 import base64
-import hashlib
-import hmac
 
 import pytest
 
+from tests.webhooks.verifiers import guide_recipe_accepts, standard_webhooks_accepts
 from webhooks import signing
 
 BODY = b'{"id":"evt_1","event":"job.completed","created_at":"2026-02-04T10:30:45.000Z","livemode":true,"data":{}}'
-
-
-def guide_recipe_accepts(secret: str, body: bytes, header: str) -> bool:
-    """The guide's Flask example, with the documented fix: strip "sha256=" first."""
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(header.removeprefix("sha256="), expected)
-
-
-def standard_webhooks_accepts(secret: str, headers: dict, body: bytes) -> bool:
-    """An independent Standard Webhooks verifier, written from the spec."""
-    key = base64.b64decode(secret.split("_", 1)[1])
-    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    return any(
-        sig.split(",", 1)[0] == "v1" and hmac.compare_digest(sig.split(",", 1)[1], expected)
-        for sig in headers["webhook-signature"].split(" ")
-    )
 
 
 def test_a_secret_is_whsec_and_base64_of_24_random_bytes():
