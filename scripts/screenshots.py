@@ -164,10 +164,24 @@ def main() -> int:
                 d.find_element("css selector", "#id_name").send_keys("staging")
                 d.find_element("css selector", "form.form button[type=submit]").click()
 
+            def submit_and_wait(d, selector):
+                # The form posts and the page reloads: wait until the old page is gone.
+                from selenium.webdriver.support.ui import WebDriverWait
+
+                from tests.browser.conftest import _left_the_page
+
+                old = d.find_element("css selector", "html")
+                d.find_element("css selector", selector).click()
+                WebDriverWait(d, 10).until(lambda driver: _left_the_page(old))
+                WebDriverWait(d, 10).until(lambda driver: driver.execute_script("return document.readyState") == "complete")
+
+            def test_mode(d):
+                submit_and_wait(d, ".mode-switch button[value=test]")
+
             def lockout(d):
                 d.find_element("css selector", "#id_ip").send_keys("203.0.113.0/24")
-                d.find_element("css selector", "form.add-form button[type=submit]").click()
-                d.find_element("css selector", ".toggle-form button[type=submit]").click()
+                submit_and_wait(d, "form.add-form button[type=submit]")
+                submit_and_wait(d, ".toggle-form button[type=submit]")
 
             pages = [
                 ("overview", "/dashboard/", None),
@@ -182,6 +196,8 @@ def main() -> int:
                 ("logs", "/dashboard/logs", None),
                 ("security", "/dashboard/security", lockout),
                 ("usage", "/dashboard/usage", None),
+                # Last: it leaves the session in test mode, where no job has completed yet.
+                ("get-started", "/dashboard/", test_mode),
             ]
             for mode, (width, height, mobile) in SIZES.items():
                 driver.delete_all_cookies()
