@@ -156,11 +156,20 @@ if REDIS_URL:
             },
         }
     }
+    # django-ratelimit's counters, the same Redis: one round trip per count
+    # (quotas/redis_counter.py).
+    CACHES["ratelimit"] = {
+        **CACHES["default"],
+        "OPTIONS": {**CACHES["default"]["OPTIONS"], "CLIENT_CLASS": "quotas.redis_counter.CountingClient"},
+    }
 else:
     # One serving process only (scripts/run.sh); see quotas/cache.py.
-    CACHES = {"default": {"BACKEND": "quotas.cache.ProcessLocalCache"}}
+    CACHES = {
+        "default": {"BACKEND": "quotas.cache.ProcessLocalCache", "LOCATION": "default"},
+        "ratelimit": {"BACKEND": "quotas.cache.ProcessLocalCache", "LOCATION": "ratelimit"},
+    }
 
-RATELIMIT_USE_CACHE = "default"
+RATELIMIT_USE_CACHE = "ratelimit"
 # A count lost in the cache (evicted key) serves the request instead of a 429.
 RATELIMIT_FAIL_OPEN = True
 # After a cache error, skip the rate limiter for this long (seconds) per process.

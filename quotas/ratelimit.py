@@ -1,10 +1,10 @@
 """Request-rate limiting per account with django-ratelimit (SPEC §7).
 
-A fixed one-second window per account, counted in the cache: django-ratelimit
-does SET NX (the window's first request) and otherwise SET NX + an atomic
-INCR (django-redis runs EXISTS+INCRBY as one Lua script), so each request
-costs two Redis round trips and no database query (`limits_for` reads the
-Account already loaded by authentication).
+A fixed one-second window per account, counted in the "ratelimit" cache:
+django-ratelimit asks it to add the window's key or increment it, which
+quotas.redis_counter answers with one Lua script, so each request costs one
+Redis round trip and no database query (`limits_for` reads the Account
+already loaded by authentication).
 
 The cache is Redis when REDIS_URL is set, shared by every process and server.
 Without it, a per-process memory cache (quotas.cache.ProcessLocalCache),

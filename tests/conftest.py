@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.test import Client
 
 from accounts import key_cache
@@ -82,13 +82,14 @@ def make_persona(tier: str = "free", *, scopes=None, suspended: bool = False, em
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     # Rate-limit counters must not leak between tests.
-    try:
-        if hasattr(cache, "delete_pattern"):
-            cache.delete_pattern("*")  # only this run's prefix, unlike FLUSHDB
-        else:
-            cache.clear()
-    except Exception:
-        pass
+    for alias in ("default", "ratelimit"):
+        try:
+            if hasattr(caches[alias], "delete_pattern"):
+                caches[alias].delete_pattern("*")  # only this run's prefix, unlike FLUSHDB
+            else:
+                caches[alias].clear()
+        except Exception:
+            pass
     key_cache.clear()  # nor cached key lookups
     forget_blocked_addresses()  # nor this process's blocks of guessing addresses
     yield

@@ -20,18 +20,18 @@ def redis_server(tmp_path_factory, settings):
         pytest.skip("redis-server is not installed")
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     server.start()
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": server.location,
-            "KEY_PREFIX": "quotas-test",
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
-            },
-        }
+    default = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": server.location,
+        "KEY_PREFIX": "quotas-test",
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": 0.5,
+            "SOCKET_TIMEOUT": 0.5,
+        },
     }
+    counting = {**default, "OPTIONS": {**default["OPTIONS"], "CLIENT_CLASS": "quotas.redis_counter.CountingClient"}}
+    settings.CACHES = {"default": default, "ratelimit": counting}
     reset_breaker()
     yield server
     server.kill()
