@@ -28,6 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv" / "bin" / "python")
 DURATION = int(os.environ.get("BENCH_SECONDS", "8"))
+# Each ratio's two sides run alternately this many times; medians are reported
+# (this shared VM's throughput drifts by tens of percent between minutes).
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 2))))
 
@@ -221,6 +224,27 @@ def wrk(url: str, *, headers: dict | None = None, method: str = "GET", body: str
         "errors": data["errors"] + data["non2xx"],
         "requests": data["requests"],
     }
+
+
+def median_run(runs: list[dict]) -> dict:
+    return {
+        "rps": statistics.median(r["rps"] for r in runs),
+        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+        "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+        "requests": sum(r["requests"] for r in runs),
+        "runs_rps": [round(r["rps"], 1) for r in runs],
+    }
+
+
+def alternate(baseline, measured, rounds: int = ROUNDS) -> tuple[dict, dict]:
+    """Runs the two load tests in turns and returns the median of each, so a
+    ratio compares like with like even while the machine's speed drifts."""
+    base_runs, measured_runs = [], []
+    for _ in range(rounds):
+        base_runs.append(baseline())
+        measured_runs.append(measured())
+    return median_run(base_runs), median_run(measured_runs)
 
 
 class Receiver:
@@ -480,19 +504,21 @@ def main() -> None:
 
     with gunicorn() as (base, _):
         auth = {"X-API-Key": key}
-        log("baselines")
+        log("bare JSON view")
         bare_json = wrk(f"{base}/bench/bare-json")
-        bare_lookup = wrk(f"{base}/bench/bare-lookup/{job_id}")
-        bare_insert = wrk(f"{base}/bench/bare-insert", method="POST", headers={"Content-Type": "application/json"}, body="{}")
-        log("GET /jobs/{id}")
-        get_job = wrk(f"{base}/jobs/{job_id}", headers=auth)
-        log("POST /jobs")
+        log(f"GET /jobs/{{id}} against the bare SELECT view, {ROUNDS} rounds each")
+        bare_lookup, get_job = alternate(lambda: wrk(f"{base}/bench/bare-lookup/{job_id}"),
+                                         lambda: wrk(f"{base}/jobs/{job_id}", headers=auth))
+        log(f"POST /jobs against the bare INSERT view, {ROUNDS} rounds each")
         body = json.dumps({"name": "NAME", "type": "media.probe", "input_url": files.base + "/tiny.png"})
-        post_job = wrk(f"{base}/jobs", method="POST", headers={**auth, "Content-Type": "application/json"}, body=body, unique_names=True)
+        bare_insert, post_job = alternate(
+            lambda: wrk(f"{base}/bench/bare-insert", method="POST", headers={"Content-Type": "application/json"}, body="{}"),
+            lambda: wrk(f"{base}/jobs", method="POST", headers={**auth, "Content-Type": "application/json"}, body=body,
+                        unique_names=True))
         sql("UPDATE jobs_job SET status='cancelled' WHERE status='pending' AND name LIKE '%%-%%-%%'")
-        log("GET /jobs?status=failed&limit=20 at 1k and 1M")
-        list_1k = wrk(f"{base}/jobs?status=failed&limit=20", headers={"X-API-Key": small_key})
-        list_1m = wrk(f"{base}/jobs?status=failed&limit=20", headers={"X-API-Key": big_key})
+        log(f"GET /jobs?status=failed&limit=20 at 1k and 1M, {ROUNDS} rounds each")
+        list_1k, list_1m = alternate(lambda: wrk(f"{base}/jobs?status=failed&limit=20", headers={"X-API-Key": small_key}),
+                                     lambda: wrk(f"{base}/jobs?status=failed&limit=20", headers={"X-API-Key": big_key}))
         rows += [
             ("bare Django JSON view (stack limit)", bare_json, None),
             ("bare DRF view, one indexed SELECT", bare_lookup, None),
@@ -546,7 +572,8 @@ def render(results: dict, rows: list, elapsed: float) -> str:
         "",
         f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, gunicorn {GUNICORN_WORKERS} sync workers, wrk {CONNECTIONS} connections, "
-        f"{DURATION} s per figure, PostgreSQL + Redis local. Whole run {elapsed:.0f} s.",
+        f"{DURATION} s per run, the two sides of each ratio alternated {ROUNDS} times (medians), "
+        f"PostgreSQL + Redis local. Whole run {elapsed:.0f} s.",
         "",
         "| scenario | req/s | p50 ms | p99 ms | errors | ratio |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
