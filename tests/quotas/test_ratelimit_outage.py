@@ -3,8 +3,6 @@ comes back: fail open (no 500, no 429), then limits again."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.quotas.conftest import burst
 
 USAGE = "/account/usage"

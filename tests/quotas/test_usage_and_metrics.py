@@ -3,7 +3,7 @@ in the test."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import pytest
 import time_machine
