@@ -53,13 +53,18 @@ def _raw_credentials(request) -> str:
     return token  # may still carry white space, reported precisely by the caller
 
 
+def _address(request) -> str:
+    """The failure counters' and blocks' key: the client address."""
+    return client_ip(request) or "unknown"
+
+
 def _auth_failure_usage(request):
     # Shares the rate limiter's breaker: with the cache down this fails open
     # (None) at once instead of waiting on it for every request.
     return cache_usage(
         request,
         group="auth-failures",
-        key=lambda group, req: client_ip(req) or "unknown",
+        key=lambda group, req: _address(req),
         rate=settings.AIPROD_AUTH_FAILURE_LIMIT,
         increment=True,
     )
@@ -73,7 +78,7 @@ def _count_failure(request) -> None:
     usage = _auth_failure_usage(request)
     if usage and usage["should_limit"]:
         wait = retry_after_seconds(usage["time_left"])
-        _block(client_ip(request) or "unknown", wait)
+        _block(_address(request), wait)
         raise _too_many_failures(wait)
 
 
@@ -101,7 +106,7 @@ def _block(address: str, seconds: int) -> None:
 
 
 def _refuse_blocked(request) -> None:
-    until = _blocked_until.get(client_ip(request) or "unknown")
+    until = _blocked_until.get(_address(request))
     if until is not None:
         left = until - time.monotonic()
         if left > 0:

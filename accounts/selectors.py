@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from accounts.models import Account, ApiKey, RequestLog
 from accounts import key_cache
+from accounts.models import Account, ApiKey, RequestLog
 from aiprod import rows
 
 

@@ -4,9 +4,10 @@ Every API request pays for its log row, so by default rows are not written
 on the request path: a tuple of its values goes to an in-process queue that
 a background thread drains every AIPROD_REQUEST_LOG_FLUSH_SECONDS (or every
 500 rows) with one COPY on PostgreSQL (a bulk INSERT elsewhere), the
-cheapest way to load rows for both this process and the database. A row is visible to /account/logs within about that interval. What
-a process still holds when it exits normally is flushed at exit; a process
-killed with SIGKILL loses at most one interval of rows. With
+cheapest way to load rows for both this process and the database. A row is
+visible to /account/logs within about that interval. What a process still
+holds when it exits normally is flushed at exit; a process killed with
+SIGKILL loses at most one interval of rows. With
 AIPROD_REQUEST_LOG_ASYNC off (the unit tests), each row is one INSERT.
 """
 
@@ -140,7 +141,6 @@ class _BackgroundWriter:
             with self._idle:
                 self._pending -= len(rows)
                 self._idle.notify_all()
-
 
 
 _writer = _BackgroundWriter()

@@ -94,7 +94,9 @@ def check_before_upload(account, *, livemode: bool, kind: str, type: str | None 
         raise ApplicationError(
             422, "UNSUPPORTED_INPUT", f"Unsupported Content-Type: {requested} does not take {kind} input"
         )
-    _clean_params(types.auto_type_for(kind) or types.AUTO if requested == types.AUTO else requested, params)
+    # `auto` is checked against the type the claimed kind makes it, as create_job does.
+    resolved = (types.auto_type_for(kind) or types.AUTO) if requested == types.AUTO else requested
+    _clean_params(resolved, params)
     check_job_room(account, livemode=livemode)
 
 

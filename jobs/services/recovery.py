@@ -31,8 +31,9 @@ BATCH = 500
 
 def sweep_stale_jobs(*, now=None, stale_after: int | None = None) -> dict:
     """One sweep. Returns counts {"requeued", "failed", "pending_requeued",
-    "idempotency_keys_pruned", "work_dirs_removed"}. Side effects: the transitions above, their
-    events and timeline rows, tasks queued."""
+    "idempotency_keys_pruned", "work_dirs_removed"}. Side effects: the
+    transitions above, their events and timeline rows, tasks queued, stale
+    scratch directories removed."""
     now = now or timezone.now()
     stale_after = settings.AIPROD_JOB_STALE_AFTER if stale_after is None else stale_after
     cutoff = now - timedelta(seconds=stale_after)

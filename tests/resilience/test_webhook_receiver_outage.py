@@ -45,6 +45,16 @@ def refusing(port: int):
         sock.close()
 
 
+def verified_receiver(persona) -> tuple[DedupingReceiver, object, int]:
+    """A receiver registered and verified on a port that is then closed
+    again: (receiver, endpoint, port), for the test to refuse or serve."""
+    receiver = DedupingReceiver()
+    with serve({"/hook": receiver}) as first:
+        endpoint = register(persona, first.url + "/hook")
+    receiver.secret = endpoint.secret
+    return receiver, endpoint, first.port
+
+
 def finish_jobs(persona, count: int) -> list[str]:
     """`count` jobs moving processing → completed, each emitting job.completed; returns their ids."""
     ids = []
@@ -92,11 +102,7 @@ def test_events_sent_while_the_receiver_refuses_connections_arrive_through_a_rea
     schedule = ",".join(str(s) for s in SHORT_SCHEDULE)
     start_qcluster(AIPROD_Q_WORKERS=2, AIPROD_WEBHOOK_RETRY_SCHEDULE=schedule)
     persona = make_persona("pro")
-    receiver = DedupingReceiver()
-    with serve({"/hook": receiver}) as first:
-        endpoint = register(persona, first.url + "/hook")
-    receiver.secret = endpoint.secret
-    port = first.port
+    receiver, endpoint, port = verified_receiver(persona)
 
     with refusing(port):
         job_ids = finish_jobs(persona, EVENTS)
@@ -115,11 +121,7 @@ def test_retries_left_to_the_dispatcher_are_delivered_once_the_receiver_is_back(
     # task, so every retry is the dispatcher's, as steps over 90 s are in production.
     settings.AIPROD_WEBHOOK_RETRY_SCHEDULE = SHORT_SCHEDULE
     persona = make_persona("pro")
-    receiver = DedupingReceiver()
-    with serve({"/hook": receiver}) as first:
-        endpoint = register(persona, first.url + "/hook")
-    receiver.secret = endpoint.secret
-    port = first.port
+    receiver, endpoint, port = verified_receiver(persona)
 
     def dispatch():  # what the "webhooks.dispatch" schedule runs every minute
         webhook_tasks.dispatch()

@@ -35,6 +35,20 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 STALE_AFTER = 1  # seconds without a heartbeat (workers beat every 0.2 s here)
 
 
+def create_job(persona, files, filename: str, job_type: str) -> str:
+    """A job on one of the test's served files; its id."""
+    response = persona.api.post("/jobs", {"name": unique_name(), "type": job_type,
+                                          "input_url": f"{files.url}/{filename}"})
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def media_files(long_wav: bytes, tone_wav: bytes):
+    """A long recording (to kill mid-transcription) and a short tone (a healthy job)."""
+    return serve({"/long.wav": (200, {"Content-Type": "audio/wav"}, long_wav),
+                  "/tone.wav": (200, {"Content-Type": "audio/wav"}, tone_wav)})
+
+
 def job_row(job_id: str) -> Job:
     return Job.objects.get(pk=job_id)
 
@@ -137,14 +151,11 @@ def test_jobs_held_by_a_killed_cluster_are_run_by_another_one(start_qcluster, lo
     settings.AIPROD_JOB_STALE_AFTER = STALE_AFTER
     settings.AIPROD_JOB_PENDING_REQUEUE_AFTER = 1
     persona = make_persona("pro")
-    with serve({"/long.wav": (200, {"Content-Type": "audio/wav"}, long_wav),
-                "/tone.wav": (200, {"Content-Type": "audio/wav"}, tone_wav)}) as files:
+    with media_files(long_wav, tone_wav) as files:
         first = start_qcluster()  # one worker
-        running = persona.api.post("/jobs", {"name": unique_name(), "type": "audio.transcribe",
-                                             "input_url": f"{files.url}/long.wav"}).json()["id"]
+        running = create_job(persona, files, "long.wav", "audio.transcribe")
         _, pid, child = running_attempt(running, 1)
-        waiting = persona.api.post("/jobs", {"name": unique_name(), "type": "media.probe",
-                                             "input_url": f"{files.url}/tone.wav"}).json()["id"]
+        waiting = create_job(persona, files, "tone.wav", "media.probe")
         wait_until(lambda: task_taken_by_a_cluster(waiting), timeout=15, what="the cluster to take the second task")
         assert job_row(waiting).status == "pending"  # taken, not claimed: its worker is busy
 
@@ -176,11 +187,9 @@ def test_a_job_that_kills_its_worker_on_every_attempt_fails_worker_lost_at_the_a
     cap = django_settings.AIPROD_JOB_MAX_ATTEMPTS
     assert cap == 3
     persona = make_persona("pro")
-    with serve({"/long.wav": (200, {"Content-Type": "audio/wav"}, long_wav),
-                "/tone.wav": (200, {"Content-Type": "audio/wav"}, tone_wav)}) as files:
+    with media_files(long_wav, tone_wav) as files:
         cluster = start_qcluster()
-        job_id = persona.api.post("/jobs", {"name": unique_name(), "type": "audio.transcribe",
-                                            "input_url": f"{files.url}/long.wav"}).json()["id"]
+        job_id = create_job(persona, files, "long.wav", "audio.transcribe")
         killed = []
         for attempt in range(1, cap + 1):
             _, pid, child = running_attempt(job_id, attempt)
@@ -192,8 +201,7 @@ def test_a_job_that_kills_its_worker_on_every_attempt_fails_worker_lost_at_the_a
         job = job_row(job_id)
 
         # The cluster replaced its worker each time and still runs other jobs.
-        other = persona.api.post("/jobs", {"name": unique_name(), "type": "media.probe",
-                                           "input_url": f"{files.url}/tone.wav"}).json()["id"]
+        other = create_job(persona, files, "tone.wav", "media.probe")
         done = wait_until(lambda: (j := job_row(other)).status in ("completed", "failed") and j,
                           timeout=30, what="a healthy job after the poison one")
         assert cluster.poll() is None
@@ -219,17 +227,14 @@ def test_a_processor_child_that_crashes_fails_its_job_at_once_and_the_worker_liv
     start_qcluster, long_wav, tone_wav
 ):
     persona = make_persona("pro")
-    with serve({"/long.wav": (200, {"Content-Type": "audio/wav"}, long_wav),
-                "/tone.wav": (200, {"Content-Type": "audio/wav"}, tone_wav)}) as files:
+    with media_files(long_wav, tone_wav) as files:
         cluster = start_qcluster()
-        job_id = persona.api.post("/jobs", {"name": unique_name(), "type": "audio.transcribe",
-                                            "input_url": f"{files.url}/long.wav"}).json()["id"]
+        job_id = create_job(persona, files, "long.wav", "audio.transcribe")
         _, pid, child = running_attempt(job_id, 1)
         os.kill(child, signal.SIGSEGV)  # as a C decoder choking on the file would
         job = wait_until(lambda: (j := job_row(job_id)).status != "processing" and j, timeout=15,
                          what="the job to fail")
-        other = persona.api.post("/jobs", {"name": unique_name(), "type": "media.probe",
-                                           "input_url": f"{files.url}/tone.wav"}).json()["id"]
+        other = create_job(persona, files, "tone.wav", "media.probe")
         done = wait_until(lambda: (j := job_row(other)).status in ("completed", "failed") and j,
                           timeout=30, what="the next job")
         assert cluster.poll() is None
