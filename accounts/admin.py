@@ -6,7 +6,7 @@ from accounts.client_ip import parse_network
 from accounts.models import Account, ApiKey, IpAllowlistEntry, RequestLog
 from accounts.services.accounts import suspend_account, unsuspend_account
 from accounts.services.api_keys import revoke_api_keys
-from aiprod.admin_base import ReadOnlyAdmin
+from aiprod.admin_base import ReadOnlyAdmin, SafeLookupsAdmin
 
 
 class IpAllowlistEntryForm(forms.ModelForm):
@@ -52,7 +52,7 @@ class ForgetsCachedKeys:
 
 
 @admin.register(Account)
-class AccountAdmin(ForgetsCachedKeys, admin.ModelAdmin):
+class AccountAdmin(ForgetsCachedKeys, SafeLookupsAdmin):
     list_display = ["email", "id", "tier", "suspended", "ip_allowlist_enabled", "created_at"]
     list_filter = ["tier", "suspended", "ip_allowlist_enabled"]
     search_fields = ["email", "id", "name"]
@@ -86,7 +86,7 @@ class AccountAdmin(ForgetsCachedKeys, admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(ForgetsCachedKeys, admin.ModelAdmin):
+class ApiKeyAdmin(ForgetsCachedKeys, SafeLookupsAdmin):
     list_display = ["prefix", "name", "account", "environment", "created_at", "expires_at", "revoked_at", "last_used_at"]
     list_filter = ["environment", "revoked_at"]
     search_fields = ["prefix", "name", "account__email", "id"]

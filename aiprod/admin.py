@@ -8,7 +8,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 
-from aiprod.admin_base import ReadOnlyAdmin
+from aiprod.admin_base import ReadOnlyAdmin, SafeLookupsAdmin
 from aiprod.models import COMPONENTS, BackupRecord, Incident, IncidentUpdate, MaintenanceMode, MaintenanceWindow
 from aiprod.ops import incidents
 from aiprod.ops.maintenance import forget
@@ -48,7 +48,7 @@ class IncidentUpdateInline(admin.StackedInline):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(SafeLookupsAdmin):
     form = IncidentForm
     list_display = ["name", "status", "impact", "components_list", "created_at", "resolved_at"]
     list_filter = ["status", "impact"]
@@ -77,7 +77,7 @@ class IncidentAdmin(admin.ModelAdmin):
 
 
 @admin.register(MaintenanceWindow)
-class MaintenanceWindowAdmin(admin.ModelAdmin):
+class MaintenanceWindowAdmin(SafeLookupsAdmin):
     form = MaintenanceWindowForm
     list_display = ["name", "scheduled_for", "scheduled_until", "window_status", "cancelled"]
     list_filter = ["cancelled"]
@@ -89,7 +89,7 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
 
 
 @admin.register(MaintenanceMode)
-class MaintenanceModeAdmin(admin.ModelAdmin):
+class MaintenanceModeAdmin(SafeLookupsAdmin):
     """The switch: one row; the list page opens it directly."""
 
     fields = ["enabled", "message", "until", "updated_at", "updated_by"]
@@ -115,7 +115,7 @@ class MaintenanceModeAdmin(admin.ModelAdmin):
 
 
 @admin.register(BackupRecord)
-class BackupRecordAdmin(admin.ModelAdmin):
+class BackupRecordAdmin(SafeLookupsAdmin):
     list_display = ["finished_at", "status", "size_bytes", "path"]
     list_filter = ["status"]
 

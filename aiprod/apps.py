@@ -8,6 +8,10 @@ class AiprodConfig(AppConfig):
 
     def ready(self):
         from aiprod import openapi  # noqa: F401  registers the API key security scheme
+        from aiprod.admin_base import harden_admin_site
+
+        # The admin modules of every app were imported by the admin's ready(), which runs first.
+        harden_admin_site()
 
         checks.register(check_insecure_urls_in_production, checks.Tags.security, deploy=True)
         from django.db.models.signals import post_migrate

@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from aiprod.admin_base import SafeLookupsAdmin
 from aiprod.errors import ApplicationError
 from jobs import selectors
 from jobs.models import Job, JobStatus
@@ -31,7 +32,7 @@ class StuckFilter(admin.SimpleListFilter):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(SafeLookupsAdmin):
     list_display = ["id", "name", "account", "livemode", "type", "status", "attempted_count",
                     "worker_instance", "last_activity_at", "created_at"]
     list_filter = ["status", "type", StuckFilter, "livemode", ("account", admin.RelatedOnlyFieldListFilter)]

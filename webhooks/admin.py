@@ -4,6 +4,7 @@ actions call the same services as the API and are recorded in the admin log."""
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from aiprod.admin_base import SafeLookupsAdmin
 from aiprod.errors import ApplicationError
 from webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
 from webhooks.services import delivery as delivery_services
@@ -19,7 +20,7 @@ class ReadOnlyMixin:
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class WebhookEndpointAdmin(ReadOnlyMixin, SafeLookupsAdmin):
     list_display = ["id", "url", "account", "livemode", "status", "active", "failing_since", "created_at"]
     list_filter = ["status", "active", "livemode"]
     search_fields = ["=id", "url", "account__email", "=account__id"]
@@ -61,7 +62,7 @@ class DeliveryAttemptInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyMixin, SafeLookupsAdmin):
     list_display = [
         "id", "event_type", "url", "account", "status", "attempt_count", "response_code", "error", "created_at",
     ]
