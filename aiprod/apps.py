@@ -14,6 +14,7 @@ class AiprodConfig(AppConfig):
         harden_admin_site()
 
         checks.register(check_insecure_urls_in_production, checks.Tags.security, deploy=True)
+        checks.register(check_secret_key_is_set, checks.Tags.security, deploy=True)
         from django.db.models.signals import post_migrate
 
         from aiprod.ops.support import setup_after_migrate
@@ -31,6 +32,24 @@ def check_insecure_urls_in_production(app_configs, **kwargs):
                 "AIPROD_ALLOW_INSECURE_URLS is on with DEBUG off.",
                 hint="Insecure URLs let customers reach private addresses; use it only locally.",
                 id="aiprod.W001",
+            )
+        ]
+    return []
+
+
+def check_secret_key_is_set(app_configs, **kwargs):
+    """The development key (a debug run without DJANGO_SECRET_KEY) is in the
+    repository: anyone could sign download links and queue payloads with it.
+    A short or low-entropy key is Django's own security.W009."""
+    from django.conf import settings
+
+    if settings.SECRET_KEY == settings.DEVELOPMENT_SECRET_KEY:
+        return [
+            checks.Error(
+                "DJANGO_SECRET_KEY is not set: the development key from the repository signs sessions, "
+                "download links and task payloads.",
+                hint="Set DJANGO_SECRET_KEY to a long random value, the same for every process.",
+                id="aiprod.E001",
             )
         ]
     return []

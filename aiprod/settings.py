@@ -55,11 +55,20 @@ def env_networks(name: str) -> list:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
+# The secret signs sessions, CSRF tokens, output-download links and the task
+# queue's payloads: a key from the repository would let anyone forge them. So
+# without DJANGO_SECRET_KEY only a debug run starts, on a development key that
+# `check --deploy` reports (aiprod.W002). `make run` keeps a generated one in var/.
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
+DEVELOPMENT_SECRET_KEY = "django-insecure-aiprod-development-key-never-use-in-production"
 if not SECRET_KEY:
-    if not DEBUG and env_bool("AIPROD_PRODUCTION", False):
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production")
-    SECRET_KEY = "insecure-dev-key-change-me-" + "x" * 40
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Set it to a long random value, e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'` (keep it the same for every process "
+            "and across restarts), or set DJANGO_DEBUG=1 for a local development run."
+        )
+    SECRET_KEY = DEVELOPMENT_SECRET_KEY
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 INSTALLED_APPS = [

@@ -7,6 +7,7 @@ redis://127.0.0.1:6379/1) backs the rate-limit cache when it answers.
 """
 
 import os
+import secrets
 import socket
 import sys
 from urllib.parse import urlparse
@@ -41,6 +42,8 @@ os.environ.setdefault("AIPROD_Q_SYNC", "1")
 os.environ.setdefault("AIPROD_REQUEST_LOG_ASYNC", "0")
 os.environ.setdefault("AIPROD_ALLOW_INSECURE_URLS", "1")
 os.environ.setdefault("AIPROD_CACHE_PREFIX", f"aiprod-test-{os.getpid()}")
+# A fresh secret per run, inherited by the gunicorn/qcluster processes tests start.
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 
 from aiprod.settings import *  # noqa: E402,F401,F403
 

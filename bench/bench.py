@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import platform
+import secrets
 import shutil
 import signal
 import socket
@@ -40,6 +41,7 @@ ENV = {
     "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3"),
     "DJANGO_SETTINGS_MODULE": "aiprod.settings",
     "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
     "AIPROD_BENCH_BASELINES": "1",
     "AIPROD_ALLOW_INSECURE_URLS": "1",
     "AIPROD_MEDIA_ROOT": str(ROOT / "var" / "bench-media"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -145,7 +146,8 @@ def main() -> None:
         raise SystemExit("set DATABASE_URL (or --database-url)")
     media = tempfile.mkdtemp(prefix="aiprod-bench-media-")
     env = {**os.environ, "DATABASE_URL": args.database_url, "DJANGO_SETTINGS_MODULE": "aiprod.settings",
-           "AIPROD_MEDIA_ROOT": media, "AIPROD_Q_SYNC": "0", "AIPROD_ALLOW_INSECURE_URLS": "1"}
+           "AIPROD_MEDIA_ROOT": media, "AIPROD_Q_SYNC": "0", "AIPROD_ALLOW_INSECURE_URLS": "1",
+           "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50)}
     manage(env, "migrate", "--noinput", "-v0")
     account = json.loads(manage(env, "create_account", "--email", f"bench-{uuid.uuid4().hex[:8]}@example.com",
                                 "--tier", "pro", "--json"))

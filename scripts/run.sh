@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export DJANGO_SETTINGS_MODULE=aiprod.settings
 mkdir -p var
+# The settings refuse to start without a secret: use the one made for this
+# checkout at the first run (var/ is not in git), unless one is given.
+DJANGO_SECRET_KEY="${DJANGO_SECRET_KEY:-$(bash scripts/local-secret.sh var/secret_key)}"
+export DJANGO_SECRET_KEY
 
 $PY manage.py migrate --noinput -v0
 $PY manage.py collectstatic --noinput -v0

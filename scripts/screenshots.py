@@ -10,6 +10,7 @@ logs in with Debian's headless Chromium and visits each page.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ os.environ.update(
     AIPROD_ALLOW_INSECURE_URLS="1",  # the local webhook receiver is http://127.0.0.1
     AIPROD_Q_SYNC="1",  # queued work (redeliveries) runs inline: no worker here
     REDIS_URL="",
+    DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
 )
 
 

@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DELIBERATE = {"security.W005", "security.W021"}
 
 
-def check_deploy(**extra: str) -> tuple[int, str, set[str]]:
+def production_env(**extra: str | None) -> dict[str, str]:
+    """The documented production environment (README, Configuration), with
+    ``extra`` on top; a None value removes the variable."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -32,17 +34,28 @@ def check_deploy(**extra: str) -> tuple[int, str, set[str]]:
         DJANGO_DEBUG="0",
         DJANGO_SECRET_KEY="k3y-" + "q8Zr2vLm9XwT4pNf7Hc1Bd6Gs0Jy5Ek" * 2,
         DJANGO_ALLOWED_HOSTS="api.aiprod.example",
-        AIPROD_PRODUCTION="1",
         AIPROD_HTTPS="1",
         DATABASE_URL=os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/aiprod",
         REDIS_URL="redis://127.0.0.1:6379/0",
-    ), **extra)
+    ))
+    for key, value in extra.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> tuple[int, str]:
     proc = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
-    output = proc.stdout + proc.stderr
-    return proc.returncode, output, set(re.findall(r"\(([\w.]+\.[EW]\d+)\)", output))
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def check_deploy(**extra: str | None) -> tuple[int, str, set[str]]:
+    code, output = manage(production_env(**extra), "check", "--deploy")
+    return code, output, set(re.findall(r"\(([\w.]+\.[EW]\d+)\)", output))
 
 
 def test_production_settings_pass_the_deploy_check_but_for_the_hsts_opt_ins():
