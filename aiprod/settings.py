@@ -186,9 +186,18 @@ AIPROD_RATELIMIT_BREAKER_SECONDS = env_int("AIPROD_RATELIMIT_BREAKER_SECONDS", 5
 SILENCED_SYSTEM_CHECKS: list[str] = []
 
 # --- Auth / i18n --------------------------------------------------------------
+# For every password set through Django (admin user forms, createsuperuser,
+# create_account --password): not like the user name or email, 12+
+# characters, not a common password, not all digits.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed password logins (dashboard and admin, one counter) per client address
+# before every login from it is answered 429 until the window ends.
+AIPROD_LOGIN_FAILURE_LIMIT = env_str("AIPROD_LOGIN_FAILURE_LIMIT", "10/m")
 LOGIN_URL = "/dashboard/login"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -4,12 +4,15 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from accounts.login_limit import limit_failed_logins
 from aiprod.health import health
 
 urlpatterns = [
     path("health", health, name="health"),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
+    # The admin login behind the dashboard's failed-login limiter (before admin.site.urls, which it shadows).
+    path("admin/login/", limit_failed_logins(admin.site.login, template="admin/too_many_logins.html")),
     path("admin/", admin.site.urls),
     path("dashboard/", include("dashboard.urls")),
     path("", include("aiprod.ops.urls")),
