@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from accounts.login_limit import limit_failed_logins
 from aiprod.health import health
+from aiprod.ops.views import staff_diagnostics
 
 urlpatterns = [
     path("health", health, name="health"),
@@ -13,6 +14,7 @@ urlpatterns = [
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
     # The admin login behind the dashboard's failed-login limiter (before admin.site.urls, which it shadows).
     path("admin/login/", limit_failed_logins(admin.site.login, template="admin/too_many_logins.html")),
+    path("admin/diagnostics/", admin.site.admin_view(staff_diagnostics), name="staff-diagnostics"),
     path("admin/", admin.site.urls),
     path("dashboard/", include("dashboard.urls")),
     path("", include("aiprod.ops.urls")),

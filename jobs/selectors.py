@@ -95,9 +95,10 @@ def stuck_jobs(*, older_than, now=None):
     return Job.objects.filter(status=JobStatus.PROCESSING, last_activity_at__lt=now - older_than)
 
 
-def timeline_for(job: Job, *, request_limit: int = 1000) -> list[dict]:
+def timeline_for(job: Job, *, request_limit: int = 1000, staff: bool = False) -> list[dict]:
     """Everything that happened to the job, oldest first: API requests that
-    touched it, state changes (worker, attempt, reason), webhook attempts."""
+    touched it, state changes (worker, attempt, reason), webhook attempts.
+    Workers are named by their public label unless ``staff``."""
     from webhooks.selectors import deliveries_for_job
 
     entries: list[tuple[datetime, int, dict]] = []
@@ -105,7 +106,7 @@ def timeline_for(job: Job, *, request_limit: int = 1000) -> list[dict]:
     for log in logs[:request_limit]:
         entries.append((log.created_at, 1, timeline_entry_request(log)))
     for transition in JobTransition.objects.filter(job=job).order_by("at", "id"):
-        entries.append((transition.at, 0, timeline_entry_transition(transition)))
+        entries.append((transition.at, 0, timeline_entry_transition(transition, staff=staff)))
     for delivery in deliveries_for_job(job.pk):
         moment = delivery.get("timestamp")
         if isinstance(moment, str):

@@ -10,6 +10,7 @@ import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.crypto import salted_hmac
 from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
@@ -33,6 +34,15 @@ MAX_METADATA_VALUE = 1000
 MAX_METADATA_KEY = 255
 MAX_BATCH_IDS = 100
 STATUS_CHOICES = [s.value for s in JobStatus]
+
+
+def public_worker(worker: str | None) -> str | None:
+    """A worker as customers see it: a stable opaque label (`worker_` + 12
+    hex), the same for every job the same worker process ran, never its host
+    name and pid. The admin shows the real `host:pid`."""
+    if not worker:
+        return None
+    return "worker_" + salted_hmac("aiprod.jobs.public_worker", worker).hexdigest()[:12]
 
 
 def job_data(job: Job, *, base_url: str | None = None) -> dict:
@@ -70,7 +80,7 @@ def job_data(job: Job, *, base_url: str | None = None) -> dict:
         "error": job.error,
         "error_code": job.error_code,
         "attempted_count": job.attempted_count,
-        "worker_instance": job.worker_instance,
+        "worker_instance": public_worker(job.worker_instance),
         "created_at": iso(job.created_at),
         "started_at": iso(job.started_at),
         "completed_at": iso(job.completed_at),
@@ -221,13 +231,14 @@ def timeline_entry_request(log) -> dict:
     }
 
 
-def timeline_entry_transition(t) -> dict:
+def timeline_entry_transition(t, *, staff: bool = False) -> dict:
+    """``staff``: the worker's real `host:pid` (the admin), else its public label."""
     return {
         "timestamp": iso(t.at),
         "kind": "state_change",
         "from_status": t.from_status,
         "to_status": t.to_status,
-        "worker": t.worker or None,
+        "worker": (t.worker or None) if staff else public_worker(t.worker),
         "attempt": t.attempt,
         "actor": t.actor or None,
         "reason": t.reason or None,
@@ -270,7 +281,11 @@ class JobOut(serializers.Serializer):
     error = serializers.CharField(allow_null=True)
     error_code = serializers.CharField(allow_null=True)
     attempted_count = serializers.IntegerField()
-    worker_instance = serializers.CharField(allow_null=True)
+    worker_instance = serializers.CharField(
+        allow_null=True,
+        help_text="The worker running (or that last ran) the job: an opaque label, `worker_` + 12 hex characters, "
+        "the same for every job one worker process ran. Quote it to support; host names are not shown.",
+    )
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     completed_at = serializers.DateTimeField(allow_null=True)
@@ -306,7 +321,7 @@ class TimelineStateChangeOut(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["state_change"])
     from_status = serializers.CharField(allow_null=True)
     to_status = serializers.CharField()
-    worker = serializers.CharField(allow_null=True)
+    worker = serializers.CharField(allow_null=True, help_text="The worker's opaque label (see the job's worker_instance)")
     attempt = serializers.IntegerField()
     actor = serializers.CharField(allow_null=True)
     reason = serializers.CharField(allow_null=True)

@@ -82,21 +82,31 @@ def _process_rss_bytes() -> int | None:
     return None
 
 
-def system_reading() -> dict:
+# Which host answered and which software versions it runs tell an attacker
+# where to aim; customers keep the load and memory readings the guide asks for.
+STAFF_ONLY_SYSTEM_FIELDS = ("hostname", "python", "django", "postgres")
+
+
+def system_reading(*, staff: bool = False) -> dict:
     try:
         load = [round(value, 2) for value in os.getloadavg()]
     except OSError:
         load = None
-    return {
-        "hostname": socket.gethostname(),
-        "python": platform.python_version(),
-        "django": django.get_version(),
-        "postgres": _postgres_version(),
+    reading = {
         "load_average": load,
         "cpu_count": os.cpu_count(),
         "memory": _meminfo(),
         "process_rss_bytes": _process_rss_bytes(),
     }
+    if staff:
+        reading = {
+            "hostname": socket.gethostname(),
+            "python": platform.python_version(),
+            "django": django.get_version(),
+            "postgres": _postgres_version(),
+            **reading,
+        }
+    return reading
 
 
 def _postgres_version() -> str | None:
@@ -344,8 +354,9 @@ def overall_status(database: dict, queue: dict, storage: dict, external: dict) -
     return "degraded" if any(part in ("degraded", "down") for part in parts) else "healthy"
 
 
-def collect() -> dict:
-    """The whole /diagnostics body."""
+def collect(*, staff: bool = False) -> dict:
+    """The whole /diagnostics body; host name and versions only for ``staff``
+    (the admin's /admin/diagnostics, never an API key)."""
     database = database_reading()
     queue = queue_reading()
     storage = storage_reading()
@@ -359,5 +370,5 @@ def collect() -> dict:
         "queue": queue,
         "storage": storage,
         "external_services": external,
-        "system": system_reading(),
+        "system": system_reading(staff=staff),
     }

@@ -33,7 +33,8 @@ class DiagnosticsOut(serializers.Serializer):
     storage = serializers.DictField(help_text="status, free_bytes, total_bytes")
     external_services = serializers.DictField(help_text='{"redis": {"status", "latency_ms"}}')
     system = serializers.DictField(
-        help_text="hostname, python, django, postgres, load_average, cpu_count, memory, process_rss_bytes"
+        help_text="load_average, cpu_count, memory, process_rss_bytes (host name and software versions are "
+        "shown to AIPROD staff only)"
     )
 
 

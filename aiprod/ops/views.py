@@ -1,6 +1,8 @@
-"""HTTP for operations: /diagnostics (any valid key), /api/status.json and
-/status (public). Thin: the readings live in diagnostics.py and status.py."""
+"""HTTP for operations: /diagnostics (any valid key; the full reading for
+staff at /admin/diagnostics/), /api/status.json and /status (public). Thin:
+the readings live in diagnostics.py and status.py."""
 
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import OpenApiParameter
@@ -14,11 +16,19 @@ from aiprod.ops.serializers import DiagnosticsOut, StatusSummaryOut
 
 
 class DiagnosticsView(ApiView):
-    """Any valid key may read it: no scope, no tier."""
+    """Any valid key may read it: no scope, no tier. No key counts as staff:
+    host name and versions are left out (staff_diagnostics has them)."""
 
     @api_doc(summary="Detailed diagnostics (any valid key)", response=DiagnosticsOut)
     def get(self, request):
         return Response(diagnostics.collect())
+
+
+@require_safe
+def staff_diagnostics(request):
+    """The /diagnostics body with host name and versions, for staff logged in
+    to the admin (wrapped by admin.site.admin_view in aiprod/urls.py)."""
+    return JsonResponse(diagnostics.collect(staff=True))
 
 
 class StatusSummaryView(APIView):

@@ -115,7 +115,7 @@ def claim_job(job_id: str, *, worker: str | None = None) -> Job | None:
         if not claimed:
             return None
         job = Job.objects.get(pk=job_id)
-        _record(job, JobStatus.PENDING, actor="worker", reason=f"Claimed by {worker}", at=now)
+        _record(job, JobStatus.PENDING, actor="worker", reason="Claimed by a worker", at=now)
         _emit(job)
     return job
 
@@ -316,7 +316,7 @@ def requeue_lost_job(job: Job, *, cutoff: datetime, actor: str = "sweeper") -> b
         fresh = Job.objects.get(pk=job.pk)
         seconds = settings.AIPROD_JOB_STALE_AFTER
         _record(fresh, JobStatus.PROCESSING, actor=actor, worker=job.worker_instance,
-                reason=f"Worker {job.worker_instance} lost (no heartbeat for {seconds}s); re-queued", at=now)
+                reason=f"Worker lost (no heartbeat for {seconds}s); re-queued", at=now)
         enqueue(fresh.pk)
     return True
 

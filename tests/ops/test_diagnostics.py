@@ -18,6 +18,7 @@ from datetime import timedelta
 import django
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.db import connection, connections
 from django.utils import timezone
@@ -86,14 +87,43 @@ def test_diagnostics_reports_every_field_from_live_readings(free):
         assert redis["status"] == "not_configured"
 
     system = body["system"]
+    assert len(system["load_average"]) == 3
+    assert system["memory"]["total_bytes"] > system["memory"]["available_bytes"] > 0
+    assert system["cpu_count"] == os.cpu_count() and system["process_rss_bytes"] > 0
+
+
+def test_a_customer_key_sees_no_host_name_or_versions_even_a_free_test_key(free):
+    response = free.test_api.get("/diagnostics")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert f"\"{socket.gethostname()}\"" not in text
+    assert django.get_version() not in text and platform.python_version() not in text
+    assert not {"hostname", "python", "django", "postgres"} & set(response.json()["system"])
+
+
+def test_staff_read_the_host_name_and_versions_in_the_admin(db, client):
+    User.objects.create_user("sam", "sam@aiprod.example", "support-pass-phrase-9", is_staff=True)
+    assert client.get("/admin/diagnostics/").status_code == 302  # to the admin login
+    assert client.post("/admin/login/", {"username": "sam", "password": "support-pass-phrase-9",
+                                         "next": "/admin/"}).status_code == 302
+    response = client.get("/admin/diagnostics/")
+    assert response.status_code == 200
+    system = response.json()["system"]
     assert system["hostname"] == socket.gethostname()
     assert system["python"] == platform.python_version()
     assert system["django"] == django.get_version()
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         assert system["postgres"] == cursor.fetchone()[0]
-    assert len(system["load_average"]) == 3
-    assert system["memory"]["total_bytes"] > system["memory"]["available_bytes"] > 0
+    assert response.json()["database"]["status"] == "healthy"
+
+
+def test_a_logged_in_customer_is_not_staff_for_the_full_diagnostics(db, client):
+    User.objects.create_user("shop@example.com", "shop@example.com", "customer-pass-phrase-9")
+    client.post("/admin/login/", {"username": "shop@example.com", "password": "customer-pass-phrase-9"})
+    client.post("/dashboard/login", {"username": "shop@example.com", "password": "customer-pass-phrase-9"})
+    response = client.get("/admin/diagnostics/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
 def test_connection_pool_active_moves_with_connections_held_by_other_threads(pro):

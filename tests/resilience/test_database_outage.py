@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import time
 
+import psycopg
 import pytest
 import requests
 
@@ -83,9 +84,12 @@ def test_a_postgres_restart_under_a_request_stream_costs_only_503s_and_the_worke
         # A job that takes seconds is running when the database goes away,
         # and finishes its processing before the database is back.
         running = create_job(base, key, files.url + "/long.wav", "audio.transcribe")
-        job = wait_until(lambda: (j := http_get(f"{base}/jobs/{running}", key).json())["status"] == "processing"
-                         and j, timeout=30, what="the long job to start")
-        worker = int(job["worker_instance"].rsplit(":", 1)[1])
+        wait_until(lambda: http_get(f"{base}/jobs/{running}", key).json()["status"] == "processing",
+                   timeout=30, what="the long job to start")
+        # The API names the worker by an opaque label; its host:pid is in the row.
+        with psycopg.connect(env["DATABASE_URL"]) as db:
+            host_pid = db.execute("SELECT worker_instance FROM jobs_job WHERE id = %s", [running]).fetchone()[0]
+        worker = int(host_pid.rsplit(":", 1)[1])
         child = wait_until(lambda: children_of(worker), timeout=15, what="the processing child")[0]
 
         with RequestStream(base, key, STREAM, rate=20) as stream:
