@@ -15,6 +15,7 @@ class AiprodConfig(AppConfig):
 
         checks.register(check_insecure_urls_in_production, checks.Tags.security, deploy=True)
         checks.register(check_secret_key_is_set, checks.Tags.security, deploy=True)
+        checks.register(check_production_services, checks.Tags.database, deploy=True)
         from django.db.models.signals import post_migrate
 
         from aiprod.ops.support import setup_after_migrate
@@ -53,3 +54,30 @@ def check_secret_key_is_set(app_configs, **kwargs):
             )
         ]
     return []
+
+
+def check_production_services(app_configs, **kwargs):
+    """What the README's configuration table marks as needed in production:
+    PostgreSQL and Redis."""
+    from django.conf import settings
+
+    if settings.DEBUG:
+        return []
+    issues = []
+    if not settings.REDIS_URL:
+        issues.append(
+            checks.Warning(
+                "REDIS_URL is not set: rate limits and the failed-login limiter are counted per process.",
+                hint="Set REDIS_URL in production; without it serve with one gunicorn process (as `make run` does).",
+                id="aiprod.W003",
+            )
+        )
+    if not settings.IS_POSTGRES:
+        issues.append(
+            checks.Warning(
+                "DATABASE_URL is not PostgreSQL.",
+                hint="Production runs on PostgreSQL (job claiming, quotas and backups rely on it).",
+                id="aiprod.W004",
+            )
+        )
+    return issues

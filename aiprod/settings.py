@@ -297,9 +297,14 @@ SECURE_REDIRECT_EXEMPT = [r"^health$"]
 SESSION_COOKIE_SECURE = AIPROD_HTTPS
 CSRF_COOKIE_SECURE = AIPROD_HTTPS
 SECURE_HSTS_SECONDS = env_int("AIPROD_HSTS_SECONDS", 31536000) if AIPROD_HTTPS else 0
-# Domain-wide and (for preload) practically irreversible: the operator opts in.
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("AIPROD_HSTS_INCLUDE_SUBDOMAINS", False)
+# includeSubDomains covers the API's own host and the names under it
+# (*.api.example.com), not its siblings: on unless the operator turns it off.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("AIPROD_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preload commits the whole registrable domain to HTTPS in browsers' built-in
+# lists, practically for good: the domain's owner opts in, so `check --deploy`
+# does not ask for it (security.W021 silenced below).
 SECURE_HSTS_PRELOAD = env_bool("AIPROD_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS += ["security.W021"]
 if AIPROD_TRUSTED_PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Request-log rows are written by a background thread in batches (off the
