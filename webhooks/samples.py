@@ -44,7 +44,7 @@ def _sample_job(event_type: str, livemode: bool) -> dict:
         "error": "Invalid input: URL returned HTTP 403" if status == "failed" else None,
         "error_code": "INVALID_INPUT" if status == "failed" else None,
         "attempted_count": 1,
-        "worker_instance": "worker-sample",
+        "worker_instance": "worker_000000000000",
         "created_at": iso(started - timedelta(seconds=3)),
         "started_at": iso(started),
         "completed_at": iso(now) if finished else None,
