@@ -58,7 +58,7 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 # The secret signs sessions, CSRF tokens, output-download links and the task
 # queue's payloads: a key from the repository would let anyone forge them. So
 # without DJANGO_SECRET_KEY only a debug run starts, on a development key that
-# `check --deploy` reports (aiprod.W002). `make run` keeps a generated one in var/.
+# `check --deploy` reports (aiprod.E001). `make run` keeps a generated one in var/.
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
 DEVELOPMENT_SECRET_KEY = "django-insecure-aiprod-development-key-never-use-in-production"
 if not SECRET_KEY:
@@ -302,7 +302,7 @@ SECURE_HSTS_SECONDS = env_int("AIPROD_HSTS_SECONDS", 31536000) if AIPROD_HTTPS e
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("AIPROD_HSTS_INCLUDE_SUBDOMAINS", True)
 # Preload commits the whole registrable domain to HTTPS in browsers' built-in
 # lists, practically for good: the domain's owner opts in, so `check --deploy`
-# does not ask for it (security.W021 silenced below).
+# does not ask for it (security.W021 silenced).
 SECURE_HSTS_PRELOAD = env_bool("AIPROD_HSTS_PRELOAD", False)
 SILENCED_SYSTEM_CHECKS += ["security.W021"]
 if AIPROD_TRUSTED_PROXIES:

@@ -82,12 +82,10 @@ def _process_rss_bytes() -> int | None:
     return None
 
 
-# Which host answered and which software versions it runs tell an attacker
-# where to aim; customers keep the load and memory readings the guide asks for.
-STAFF_ONLY_SYSTEM_FIELDS = ("hostname", "python", "django", "postgres")
-
-
 def system_reading(*, staff: bool = False) -> dict:
+    """Load, CPUs and memory (the readings the guide asks customers for); the
+    host name and software versions only for ``staff``: they tell an attacker
+    which host answered and where to aim."""
     try:
         load = [round(value, 2) for value in os.getloadavg()]
     except OSError:
