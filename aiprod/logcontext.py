@@ -65,7 +65,8 @@ class JsonFormatter(logging.Formatter):
         extra = getattr(record, "fields", None)  # extra={"fields": {...}}: more keys for this line
         if isinstance(extra, dict):
             for key, value in extra.items():
-                line.setdefault(key, value)
+                if value is not None:
+                    line.setdefault(key, value)
         if record.exc_info:
             line["exc_info"] = self.formatException(record.exc_info)
         elif record.stack_info:
