@@ -51,6 +51,18 @@ def test_json_format_writes_one_object_per_line():
     assert line["time"].endswith("Z")
 
 
+def test_djangos_own_lines_are_json_too_even_in_debug():
+    snippet = "import django, logging; django.setup(); logging.getLogger('django.request').warning('Unauthorized: /x')"
+    environ = {k: v for k, v in os.environ.items() if k != "AIPROD_LOG_LEVEL"}
+    environ.update(DJANGO_SETTINGS_MODULE="aiprod.settings", AIPROD_LOG_FORMAT="json", DJANGO_DEBUG="1")
+    result = subprocess.run([sys.executable, "-c", snippet], cwd=settings.BASE_DIR, env=environ, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert json.loads(lines[0])["logger"] == "django.request"
+
+
 def test_an_unknown_format_refuses_to_start():
     result = run_python(AIPROD_LOG_FORMAT="xml")
     assert result.returncode != 0
