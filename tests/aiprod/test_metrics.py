@@ -187,3 +187,12 @@ def test_metrics_answer_during_maintenance(anonymous, settings, db):
         assert anonymous.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
     finally:
         forget()
+
+
+def test_metrics_are_in_the_openapi_document_as_text_without_an_api_key(anonymous):
+    operation = anonymous.get("/openapi.json").json()["paths"]["/metrics"]["get"]
+    ok = operation["responses"]["200"]
+    assert list(ok["content"]) == ["text/plain"] and ok["content"]["text/plain"]["schema"]["type"] == "string"
+    assert "X-RateLimit-Limit" not in ok["headers"]
+    assert operation.get("security", []) == []
+    assert {"401", "403", "404"} <= set(operation["responses"])
