@@ -2,5 +2,11 @@
 (`make run`, the tests, the benchmarks, and production's documented command).
 Command-line options still apply on top."""
 
-# Access and error logs without download tokens (aiprod/gunicorn_logging.py).
-logger_class = "aiprod.gunicorn_logging.RedactingLogger"
+import os
+
+# Access and error logs without download tokens (aiprod/gunicorn_logging.py);
+# AIPROD_LOG_FORMAT=json: gunicorn's error and access logs as JSON lines too.
+if os.environ.get("AIPROD_LOG_FORMAT", "").lower() == "json":
+    logger_class = "aiprod.gunicorn_logging.JsonLogger"
+else:
+    logger_class = "aiprod.gunicorn_logging.RedactingLogger"

@@ -93,6 +93,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "aiprod.observability.ObservabilityMiddleware",  # log context and /metrics: outermost, times everything
     "aiprod.middleware.RequestContextMiddleware",
     "aiprod.ops.middleware.MaintenanceMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -358,6 +359,8 @@ AIPROD_WEBHOOK_MAX_ENDPOINTS = env_int("AIPROD_WEBHOOK_MAX_ENDPOINTS", 20)  # pe
 # A django-q2 cluster name for delivery tasks, so slow receivers never hold job
 # workers: run `Q_CLUSTER_NAME=<it> manage.py qcluster` too; empty = the main cluster.
 AIPROD_WEBHOOK_Q_CLUSTER = env_str("AIPROD_WEBHOOK_Q_CLUSTER", "")
+# GET /events shows events this young; `prune` deletes older ones (with their deliveries).
+AIPROD_EVENT_RETENTION_DAYS = env_int("AIPROD_EVENT_RETENTION_DAYS", 30)
 
 LOGGING = {
     "version": 1,
@@ -365,3 +368,20 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("AIPROD_LOG_LEVEL", "WARNING")},
 }
+
+# --- Observability (SPEC §16) -------------------------------------------------------
+# json: one JSON object per line (app, worker, and gunicorn via gunicorn.conf.py),
+# with request_id, account_id, job_id, event, duration_ms; INFO by default so the
+# job and delivery events are in the stream.
+AIPROD_LOG_FORMAT = env_str("AIPROD_LOG_FORMAT", "text").lower()
+if AIPROD_LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"AIPROD_LOG_FORMAT: {AIPROD_LOG_FORMAT!r} is not one of: text, json")
+if AIPROD_LOG_FORMAT == "json":
+    LOGGING["formatters"] = {"json": {"()": "aiprod.logcontext.JsonFormatter"}}
+    LOGGING["handlers"]["console"]["formatter"] = "json"
+    LOGGING["root"]["level"] = env_str("AIPROD_LOG_LEVEL", "INFO")
+    # Django's own console handler (DEBUG only) would repeat django.* lines as text.
+    LOGGING["loggers"] = {"django": {"handlers": [], "level": LOGGING["root"]["level"], "propagate": True}}
+# GET /metrics: a bearer token and/or CIDRs allowed to scrape; neither = 404.
+AIPROD_METRICS_TOKEN = env_str("AIPROD_METRICS_TOKEN", "")
+AIPROD_METRICS_ALLOWED_NETWORKS = env_networks("AIPROD_METRICS_ALLOWED_NETWORKS")

@@ -23,6 +23,11 @@ else
   echo "Rate limits: no REDIS_URL, so a per-process memory cache; serving with ONE gunicorn process ($threads threads) so the limits stay correct."
 fi
 
+# /metrics adds up every gunicorn worker and the qcluster through files in this
+# host-private directory; emptied first, or an earlier run's counts would be added.
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$PWD/var/prometheus}"
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR" && find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
+
 pids=()
 cleanup() {
   trap - INT TERM EXIT
