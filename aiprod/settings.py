@@ -335,6 +335,8 @@ AIPROD_WEBHOOK_MAX_ENDPOINTS = env_int("AIPROD_WEBHOOK_MAX_ENDPOINTS", 20)  # pe
 # A django-q2 cluster name for delivery tasks, so slow receivers never hold job
 # workers: run `Q_CLUSTER_NAME=<it> manage.py qcluster` too; empty = the main cluster.
 AIPROD_WEBHOOK_Q_CLUSTER = env_str("AIPROD_WEBHOOK_Q_CLUSTER", "")
+# GET /events shows events this young; `prune` deletes older ones (with their deliveries).
+AIPROD_EVENT_RETENTION_DAYS = env_int("AIPROD_EVENT_RETENTION_DAYS", 30)
 
 LOGGING = {
     "version": 1,

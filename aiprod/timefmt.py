@@ -1,9 +1,39 @@
-"""ISO 8601 UTC timestamps with a `Z` (SPEC §4)."""
+"""ISO 8601 UTC timestamps with a `Z` (SPEC §4), and instants read from query strings."""
 
-from datetime import datetime, timezone
+import re
+from datetime import datetime, time, timezone
+
+from django.utils.dateparse import parse_date, parse_datetime
+
+from aiprod.errors import ValidationFailed
+
+# A "+" in an unencoded query string arrives as a space: "...T06:00:00 00:00".
+_SPACED_OFFSET = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
 
 
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_instant(field: str, raw: str) -> datetime:
+    """An ISO 8601 date (its midnight) or datetime from a query string; naive
+    means UTC. Anything else is a 400 naming ``field``."""
+    value = _SPACED_OFFSET.sub(r"\1+\2", raw.strip())
+    try:
+        moment = parse_datetime(value)
+        if moment is None:
+            day = parse_date(value)
+            if day is not None:
+                moment = datetime.combine(day, time.min)
+        if moment is not None:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            # In UTC: PostgreSQL refuses offsets beyond 15:59 that ISO 8601 allows.
+            moment = moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        moment = None
+    if moment is None:
+        raise ValidationFailed({field: ["Must be an ISO 8601 date or datetime, e.g. 2026-11-29T06:00:00Z"]})
+    return moment

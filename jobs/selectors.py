@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, time, timezone as dt_timezone
+from datetime import datetime
 
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_datetime
 
 from accounts.selectors import request_logs_for_object
 from aiprod.errors import ValidationFailed
+from aiprod.timefmt import parse_instant
 from jobs.models import Job, JobStatus, JobTransition
 from jobs.serializers import (
     STATUS_CHOICES,
@@ -19,35 +19,11 @@ from jobs.serializers import (
 )
 from jobs.services import types
 
-# A "+" in an unencoded query string arrives as a space: "...T06:00:00 00:00".
-_SPACED_OFFSET = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
-
 STUCK_AFTER_HOURS = 24
 
 
 def jobs_for(account, *, livemode: bool):
     return Job.objects.filter(account=account, livemode=livemode)
-
-
-def parse_instant(field: str, raw: str) -> datetime:
-    """An ISO 8601 date (its midnight) or datetime from a query string; naive means UTC."""
-    value = _SPACED_OFFSET.sub(r"\1+\2", raw.strip())
-    try:
-        moment = parse_datetime(value)
-        if moment is None:
-            day = parse_date(value)
-            if day is not None:
-                moment = datetime.combine(day, time.min)
-        if moment is not None:
-            if timezone.is_naive(moment):
-                moment = moment.replace(tzinfo=dt_timezone.utc)
-            # In UTC: PostgreSQL refuses offsets beyond 15:59 that ISO 8601 allows.
-            moment = moment.astimezone(dt_timezone.utc)
-    except (ValueError, OverflowError):
-        moment = None
-    if moment is None:
-        raise ValidationFailed({field: ["Must be an ISO 8601 date or datetime, e.g. 2026-11-29T06:00:00Z"]})
-    return moment
 
 
 def filter_jobs(queryset, params):

@@ -87,11 +87,20 @@ class Event(models.Model):
     # The exact JSON sent, serialised once: every target and every retry gets
     # the same bytes, so signatures and receiver-side dedupe are stable.
     body = models.TextField()
+    # Sent by POST .../verify or .../test to one endpoint: not something that
+    # happened to the account, so GET /events leaves it out.
+    sample = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
+            # GET /events: one account and environment, newest first (cursor on created_at, id).
+            models.Index(
+                fields=["account", "livemode", "-created_at", "-id"],
+                name="whevent_account_recent",
+                condition=models.Q(sample=False),
+            ),
             # deliveries_for_job (job timeline).
             models.Index(fields=["job_id"], name="whevent_job", condition=models.Q(job_id__isnull=False)),
             # prune_deliveries: delete by age.

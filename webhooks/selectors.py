@@ -1,14 +1,19 @@
-"""Reads for webhooks: endpoints, their latest deliveries, a job's delivery history."""
+"""Reads for webhooks: endpoints, their latest deliveries, a job's delivery
+history, and the account's events (GET /events)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
+from django.utils import timezone
 
-from aiprod.timefmt import iso
-from webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, WebhookEndpoint
+from aiprod.errors import ValidationFailed
+from aiprod.timefmt import iso, parse_instant
+from webhooks.models import SUBSCRIBABLE_EVENTS, Delivery, DeliveryAttempt, DeliveryStatus, Event, WebhookEndpoint
 
 LOGS_PER_ENDPOINT = 20
 
@@ -85,3 +90,42 @@ def deliveries_for_job(job_id: str) -> list[dict]:
             )
     entries.sort(key=lambda e: e["timestamp"])
     return entries
+
+
+def event_retention() -> timedelta:
+    return timedelta(days=settings.AIPROD_EVENT_RETENTION_DAYS)
+
+
+def events_for(account_id: str, livemode: bool):
+    """The account's events in one environment that GET /events shows: not
+    samples (verify/test sends), not past retention even before ``prune``
+    has deleted them."""
+    since = timezone.now() - event_retention()
+    return Event.objects.filter(account_id=account_id, livemode=livemode, sample=False, created_at__gte=since)
+
+
+def filter_events(queryset, params):
+    """Applies GET /events filters: ``type`` (repeatable, any of),
+    ``created_after`` (inclusive), ``created_before`` (exclusive)."""
+    errors: dict[str, list] = {}
+    types = [t for t in params.getlist("type") if t]
+    unknown = [t for t in types if t not in SUBSCRIBABLE_EVENTS]
+    if unknown:
+        errors["type"] = ["Must be one of: " + ", ".join(SUBSCRIBABLE_EVENTS)]
+    elif types:
+        queryset = queryset.filter(type__in=types)
+    for field, lookup in (("created_after", "created_at__gte"), ("created_before", "created_at__lt")):
+        raw = params.get(field)
+        if raw:
+            try:
+                queryset = queryset.filter(**{lookup: parse_instant(field, raw)})
+            except ValidationFailed as exc:
+                errors.update(exc.details)
+    if errors:
+        raise ValidationFailed(errors)
+    return queryset
+
+
+def deliveries_of_event(event: Event) -> list[Delivery]:
+    """The event's deliveries, oldest first (one per target)."""
+    return list(Delivery.objects.filter(event=event).order_by("created_at", "id"))

@@ -82,6 +82,26 @@ def delivery_data(delivery, attempts) -> dict:
     }
 
 
+def event_data(event, *, deliveries=None) -> dict:
+    """GET /events items. ``data`` is the payload's data, as webhooks carry it;
+    the webhook body is {"id", "event": type, "created_at", "livemode", "data"}."""
+    payload = json.loads(event.body)
+    data = {
+        "id": event.id,
+        "object": "event",
+        "type": event.type,
+        "created_at": payload["created_at"],
+        "livemode": event.livemode,
+        "job_id": event.job_id,
+        "data": payload["data"],
+    }
+    if deliveries is not None:
+        data["deliveries"] = [
+            {**delivery_log_data(d), "webhook_id": d.endpoint_id, "target": d.target} for d in deliveries
+        ]
+    return data
+
+
 def secret_data(row) -> dict:
     return {
         "object": "webhook_secret",
@@ -226,3 +246,32 @@ class RecoveryOut(serializers.Serializer):
     webhook_id = serializers.CharField()
     requeued = serializers.IntegerField()
     delivery_ids = serializers.ListField(child=serializers.CharField(), help_text="The first 100")
+
+
+class EventDeliveryOut(DeliveryLogOut):
+    webhook_id = serializers.CharField(allow_null=True, help_text="Null for a job's own webhook_url")
+    target = serializers.ChoiceField(choices=TargetKind.values)
+
+
+class EventOut(serializers.Serializer):
+    id = serializers.CharField()
+    object = serializers.CharField(help_text='Always "event"')
+    type = serializers.ChoiceField(choices=SUBSCRIBABLE_EVENTS, help_text='The webhook payload\'s "event"')
+    created_at = serializers.DateTimeField()
+    livemode = serializers.BooleanField()
+    job_id = serializers.CharField(allow_null=True)
+    data = serializers.DictField(help_text="As in the webhook payload (a job event: the job object)")
+
+
+class EventDetailOut(EventOut):
+    deliveries = EventDeliveryOut(
+        many=True, help_text="One per target (endpoint or the job's webhook_url), oldest first; "
+        "GET /account/webhooks/deliveries/{id} shows every attempt"
+    )
+
+
+class EventListOut(serializers.Serializer):
+    object = serializers.CharField(help_text='Always "list"')
+    data = EventOut(many=True)
+    has_more = serializers.BooleanField()
+    next_cursor = serializers.CharField(allow_null=True)

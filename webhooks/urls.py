@@ -1,6 +1,6 @@
 from django.urls import path
 
-from webhooks import api
+from webhooks import api, events_api
 
 urlpatterns = [
     path("account/webhooks", api.WebhookListView.as_view()),
@@ -13,4 +13,6 @@ urlpatterns = [
     path("account/webhooks/<str:webhook_id>/rotate-secret", api.RotateSecretView.as_view()),
     path("account/webhooks/<str:webhook_id>/test", api.TestEventView.as_view()),
     path("account/webhooks/<str:webhook_id>/recover", api.RecoverView.as_view()),
+    path("events", events_api.EventListView.as_view()),
+    path("events/<str:event_id>", events_api.EventDetailView.as_view()),
 ]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
+from jobs.models import Job
 from tests.httpservers import serve
 from webhooks.models import WebhookEndpoint
 
@@ -33,3 +35,19 @@ def register(persona, url: str, *, events=None, verify: bool = True, test: bool 
         verified = api.post(f"/account/webhooks/{endpoint_id}/verify")
         assert verified.status_code == 200, verified.content
     return WebhookEndpoint.objects.get(pk=endpoint_id)
+
+
+def make_job(persona, *, webhook_url=None, livemode=True, name="clip") -> Job:
+    now = timezone.now()
+    return Job.objects.create(
+        account=persona.account,
+        livemode=livemode,
+        name=name,
+        type="media.probe",
+        requested_type="media.probe",
+        input_url="https://example.com/clip.mp4",
+        timeout=300,
+        webhook_url=webhook_url,
+        created_month=now.date().replace(day=1),
+        last_activity_at=now,
+    )

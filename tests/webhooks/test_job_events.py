@@ -7,34 +7,16 @@ import json
 
 import pytest
 from django.db import transaction
-from django.utils import timezone
 
-from jobs.models import Job
 from jobs.serializers import job_data
 from jobs.services import transitions
 from tests.httpservers import serve
-from tests.webhooks.conftest import register
+from tests.webhooks.conftest import make_job, register
 from webhooks import signing
 from webhooks.models import Delivery, Event
 from webhooks.selectors import deliveries_for_job
 from webhooks.services.endpoints import default_secret
 from webhooks.services.events import emit_job_event
-
-
-def make_job(persona, *, webhook_url=None, livemode=True, name="clip") -> Job:
-    now = timezone.now()
-    return Job.objects.create(
-        account=persona.account,
-        livemode=livemode,
-        name=name,
-        type="media.probe",
-        requested_type="media.probe",
-        input_url="https://example.com/clip.mp4",
-        timeout=300,
-        webhook_url=webhook_url,
-        created_month=now.date().replace(day=1),
-        last_activity_at=now,
-    )
 
 
 def events_received(server) -> list[dict]:

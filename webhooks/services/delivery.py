@@ -127,6 +127,7 @@ def verify_endpoint(endpoint: WebhookEndpoint) -> Delivery:
         livemode=endpoint.livemode,
         event_type=VERIFICATION_EVENT,
         data={"challenge": secrets.token_urlsafe(24), "webhook_id": endpoint.id},
+        sample=True,
     )
     delivery = _send_now(event, endpoint, DeliveryKind.VERIFICATION)
     if delivery.status == DeliveryStatus.DELIVERED:
@@ -144,5 +145,6 @@ def send_test_event(endpoint: WebhookEndpoint, event_type: str) -> Delivery:
         livemode=endpoint.livemode,
         event_type=event_type,
         data=sample_data(event_type, endpoint),
+        sample=True,
     )
     return _send_now(event, endpoint, DeliveryKind.TEST)

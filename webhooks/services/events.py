@@ -42,12 +42,16 @@ def payload_body(*, event_id: str, event_type: str, created_at, livemode: bool, 
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
-def create_event(*, account_id: str, livemode: bool, event_type: str, data: dict, job_id: str | None = None) -> Event:
-    """Writes the Event row (no deliveries)."""
+def create_event(
+    *, account_id: str, livemode: bool, event_type: str, data: dict, job_id: str | None = None, sample: bool = False
+) -> Event:
+    """Writes the Event row (no deliveries). ``sample``: a verification or
+    test send, kept for its delivery log but not listed by GET /events."""
     event_id, now = new_event_id(), timezone.now()
     body = payload_body(event_id=event_id, event_type=event_type, created_at=now, livemode=livemode, data=data)
     return Event.objects.create(
-        id=event_id, account_id=account_id, livemode=livemode, type=event_type, job_id=job_id, body=body, created_at=now
+        id=event_id, account_id=account_id, livemode=livemode, type=event_type, job_id=job_id, body=body,
+        created_at=now, sample=sample,
     )
 
 

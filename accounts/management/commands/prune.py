@@ -2,6 +2,7 @@ import json
 import re
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services.request_logs import prune_request_logs
@@ -20,16 +21,19 @@ class Command(BaseCommand):
     help = "Deletes request logs and webhook delivery logs past retention."
 
     def add_arguments(self, parser):
-        parser.add_argument("--older-than", default="30d")
+        # Default: AIPROD_REQUEST_LOG_RETENTION_DAYS for request logs,
+        # AIPROD_EVENT_RETENTION_DAYS for events and their deliveries.
+        parser.add_argument("--older-than", default=None, help="e.g. 30d, 24h or 90m: one age for both")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **options):
-        age = parse_age(options["older_than"])
-        result = {"request_logs_deleted": prune_request_logs(age)}
+        age = parse_age(options["older_than"]) if options["older_than"] else None
+        log_age = age or timedelta(days=settings.AIPROD_REQUEST_LOG_RETENTION_DAYS)
+        result = {"request_logs_deleted": prune_request_logs(log_age)}
         try:
             from webhooks.services.retention import prune_deliveries
         except ImportError:
             pass
         else:
-            result["deliveries_deleted"] = prune_deliveries(age)
+            result["deliveries_deleted"] = prune_deliveries(age or timedelta(days=settings.AIPROD_EVENT_RETENTION_DAYS))
         self.stdout.write(json.dumps(result) if options["json"] else ", ".join(f"{k}: {v}" for k, v in result.items()))
