@@ -461,6 +461,7 @@ def listen(state: State, forward_to: str, secret: Optional[str], event_types: Li
     secret = secret or new_secret()
     listener = Listener(state.client, forward_to, secret, types=list(event_types) or None,
                         forward_timeout=forward_timeout)
+    listener.start()
     if state.json:
         click.echo(json.dumps({"ready": True, "secret": secret, "forward_to": forward_to}))
     else:

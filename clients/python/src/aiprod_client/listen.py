@@ -127,7 +127,8 @@ class Listener:
     def run(self, show: Callable[[Dict[str, Any]], None], *, interval: float = 2.0,
             max_events: Optional[int] = None) -> int:
         """Polls and forwards until interrupted (or ``max_events`` were forwarded)."""
-        self.start()
+        if self.started is None:
+            self.start()
         forwarded = 0
         while True:
             for event in self.poll():
