@@ -123,3 +123,22 @@ def test_the_installed_command_runs(free, live_server):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["tier"] == "free"
+
+
+def test_the_aiprod_line_make_run_prints_works(db, settings, tmp_path, monkeypatch, live_server):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.BASE_DIR = tmp_path  # demo keys file
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    out = StringIO()
+    call_command("demo_account", stdout=out)
+    line = next(line for line in out.getvalue().splitlines() if ".venv/bin/aiprod" in line).split()
+    env = dict(part.split("=", 1) for part in line[:2])
+    assert set(env) == {"AIPROD_API_KEY", "AIPROD_BASE_URL"} and line[2] == ".venv/bin/aiprod"
+    env["AIPROD_BASE_URL"] = live_server.url  # the test server instead of make run's
+    result = CliRunner().invoke(main, line[3:] + ["--json"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    job = json.loads(result.stdout)
+    assert job["status"] == "completed" and job["type"] == "audio.transcribe"

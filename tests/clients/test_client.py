@@ -47,9 +47,9 @@ def test_download_writes_into_a_file_object_and_reports_progress(free, connect, 
 def test_a_create_whose_answer_was_lost_is_retried_and_makes_one_job(free, live_server, files):
     with AnswerDroppingProxy(live_server.url, "POST", "/jobs") as proxy:
         retries = []
-        client = Client(api_key=free.key, base_url=proxy.url, max_retries=2,
-                        on_retry=lambda attempt, wait, reason: retries.append(reason))
-        job = client.jobs.create(files.url + "/notes.txt", name="lost answer", type="document.extract_text")
+        with Client(api_key=free.key, base_url=proxy.url, max_retries=2,
+                    on_retry=lambda attempt, wait, reason: retries.append(reason)) as client:
+            job = client.jobs.create(files.url + "/notes.txt", name="lost answer", type="document.extract_text")
     posts = [r for r in proxy.seen if r["method"] == "POST"]
     assert len(posts) == 2 and retries == ["ConnectionError"]
     assert posts[0]["headers"]["Idempotency-Key"] == posts[1]["headers"]["Idempotency-Key"]
@@ -59,9 +59,9 @@ def test_a_create_whose_answer_was_lost_is_retried_and_makes_one_job(free, live_
 
 def test_every_post_carries_a_fresh_idempotency_key(free, live_server, files):
     with AnswerDroppingProxy(live_server.url, "POST", "/nothing", drop=0) as proxy:
-        client = Client(api_key=free.key, base_url=proxy.url)
-        first = client.jobs.create(files.url + "/notes.txt", name="one", type="document.extract_text")
-        second = client.jobs.create(files.url + "/notes.txt", name="two", type="document.extract_text")
+        with Client(api_key=free.key, base_url=proxy.url) as client:
+            first = client.jobs.create(files.url + "/notes.txt", name="one", type="document.extract_text")
+            second = client.jobs.create(files.url + "/notes.txt", name="two", type="document.extract_text")
     keys = [r["headers"]["Idempotency-Key"] for r in proxy.seen if r["method"] == "POST"]
     assert len(set(keys)) == 2 and first["id"] != second["id"]
 

@@ -59,6 +59,11 @@ class State:
             self._client = Client(on_retry=self._on_retry, **self.options)  # type: ignore[arg-type]
         return self._client
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     @staticmethod
     def _on_retry(attempt: int, wait: float, reason: str) -> None:
         click.echo(f"{reason}; retry {attempt} in {wait:.1f} s", err=True)
@@ -80,6 +85,8 @@ def command(group: click.Group, name: Optional[str] = None, **kwargs: Any) -> Ca
                 _fail(state, exc)
             except KeyboardInterrupt:
                 raise SystemExit(130) from None
+            finally:
+                state.close()
 
         return wrapper
 
