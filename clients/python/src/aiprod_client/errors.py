@@ -212,6 +212,12 @@ class LockoutPreventedError(ConflictError):
     code = "LOCKOUT_PREVENTED"
 
 
+class UploadUsedError(ConflictError):
+    """409: this direct upload already made a job (each upload makes one)."""
+
+    code = "UPLOAD_USED"
+
+
 class QuotaExceededError(UnprocessableEntityError):
     code = "QUOTA_EXCEEDED"
 

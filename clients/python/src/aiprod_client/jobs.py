@@ -13,7 +13,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from aiprod_client._http import Transport
 from aiprod_client._pagination import ListIterator
-from aiprod_client.errors import MethodNotAllowedError, NotFoundError, WaitTimeoutError, error_for
+from aiprod_client.errors import MethodNotAllowedError, NotFoundError, ValidationError, WaitTimeoutError, error_for
 
 FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 CHUNK_SIZE = 256 * 1024
@@ -210,8 +210,9 @@ class Uploads:
     def _try_direct(self, body: "ProgressReader", *, filename: str, size: Optional[int],
                     **job_fields: Any) -> Optional[Dict[str, Any]]:
         try:
-            upload = self._t.json("POST", "/uploads", json_body={"filename": filename, "size_bytes": size})
-        except (NotFoundError, MethodNotAllowedError):
+            upload = self._t.json("POST", "/uploads", json_body={"filename": filename})
+        except (NotFoundError, MethodNotAllowedError, ValidationError):
+            # No direct uploads here (or another contract): stream instead, and stop asking.
             self._direct = False
             return None
         self._direct = True
