@@ -80,10 +80,12 @@ def test_an_upload_is_streamed_in_chunks_and_becomes_a_job(free, connect, tmp_pa
     path = tmp_path / "big notes.txt"
     path.write_bytes(b"A line of notes to extract.\n" * 40_000)  # 1.1 MB: several chunks
     progress = []
-    job = connect(free).uploads.upload(path, type="document.extract_text",
-                                       on_progress=lambda done, total: progress.append((done, total)))
+    client = connect(free)
+    job = client.uploads.upload(path, type="document.extract_text",
+                                on_progress=lambda done, total: progress.append((done, total)))
     assert job["input"]["filename"] == "big notes.txt"
-    assert job["input"]["size_bytes"] == path.stat().st_size
+    done = client.jobs.wait(job["id"], timeout=60)  # a direct upload's size is known once the job read it
+    assert done["status"] == "completed" and done["input"]["size_bytes"] == path.stat().st_size
     assert len(progress) > 3 and progress[-1] == (path.stat().st_size, path.stat().st_size)
 
 
@@ -188,3 +190,37 @@ def test_logs_show_the_failed_request_by_its_request_id(free, connect):
         client.jobs.get("job_nothere")
     entries = client.logs(errors=True)["data"]
     assert caught.value.request_id in [e["request_id"] for e in entries]
+
+
+def _server_offers_direct_uploads() -> bool:
+    from django.urls import Resolver404, resolve
+
+    try:
+        resolve("/uploads")
+    except Resolver404:
+        return False
+    return True
+
+
+def _requests_made(client) -> list[tuple[str, str, int]]:
+    return [(e["method"], e["path"].split("?")[0], e["status"]) for e in client.logs(sort="asc")["data"]]
+
+
+def test_an_upload_goes_direct_where_the_server_offers_post_uploads(free, connect, media):
+    if not _server_offers_direct_uploads():
+        pytest.skip("this server has no POST /uploads (direct uploads)")
+    client = connect(free)
+    job = client.uploads.upload(io.BytesIO(media["pic.png"]), filename="pic.png", type="media.probe")
+    assert client.jobs.wait(job["id"], timeout=60)["status"] == "completed"
+    made = _requests_made(client)
+    assert ("POST", "/uploads", 201) in made and ("POST", "/jobs", 201) in made
+    assert not [m for m in made if m[1] == "/jobs/stream"]
+
+
+def test_an_upload_streams_to_jobs_stream_where_there_are_no_direct_uploads(free, connect, media):
+    client = connect(free)
+    if _server_offers_direct_uploads():
+        client.uploads._direct = False  # as on a server without POST /uploads
+    job = client.uploads.upload(io.BytesIO(media["pic.png"]), filename="pic.png", type="media.probe")
+    assert job["input"]["size_bytes"] == len(media["pic.png"])
+    assert ("POST", "/jobs/stream", 201) in _requests_made(client)
