@@ -84,6 +84,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "aiprod.observability.ObservabilityMiddleware",  # log context and /metrics: outermost, times everything
     "aiprod.middleware.RequestContextMiddleware",
     "aiprod.ops.middleware.MaintenanceMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -344,3 +345,18 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("AIPROD_LOG_LEVEL", "WARNING")},
 }
+
+# --- Observability (SPEC §16) -------------------------------------------------------
+# json: one JSON object per line (app, worker, and gunicorn via gunicorn.conf.py),
+# with request_id, account_id, job_id, event, duration_ms; INFO by default so the
+# job and delivery events are in the stream.
+AIPROD_LOG_FORMAT = env_str("AIPROD_LOG_FORMAT", "text").lower()
+if AIPROD_LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"AIPROD_LOG_FORMAT: {AIPROD_LOG_FORMAT!r} is not one of: text, json")
+if AIPROD_LOG_FORMAT == "json":
+    LOGGING["formatters"] = {"json": {"()": "aiprod.logcontext.JsonFormatter"}}
+    LOGGING["handlers"]["console"]["formatter"] = "json"
+    LOGGING["root"]["level"] = env_str("AIPROD_LOG_LEVEL", "INFO")
+# GET /metrics: a bearer token and/or CIDRs allowed to scrape; neither = 404.
+AIPROD_METRICS_TOKEN = env_str("AIPROD_METRICS_TOKEN", "")
+AIPROD_METRICS_ALLOWED_NETWORKS = env_networks("AIPROD_METRICS_ALLOWED_NETWORKS")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from aiprod.logcontext import log_context
 from jobs.services import execution, recovery
 
 
 def run_job(job_id: str) -> str:
-    """One attempt at the job (a no-op when it is not pending)."""
-    return execution.run_job(job_id)
+    """One attempt at the job (a no-op when it is not pending); every log
+    line written meanwhile carries ``job_id``."""
+    with log_context(job_id=job_id):
+        return execution.run_job(job_id)
 
 
 def sweep_stale_jobs() -> dict:

@@ -19,6 +19,11 @@ else
   echo "Rate limits: no REDIS_URL, so a per-process memory cache; serving with ONE gunicorn process ($threads threads) so the limits stay correct."
 fi
 
+# /metrics adds up every gunicorn worker and the qcluster through files in this
+# host-private directory; emptied first, or an earlier run's counts would be added.
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$PWD/var/prometheus}"
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+
 pids=()
 cleanup() {
   trap - INT TERM EXIT

@@ -260,9 +260,19 @@ def http_get(url: str, key: str | None = None, timeout: float = 10) -> requests.
         return response
 
 
+def with_metrics_dir(env: dict, directory: Path) -> dict:
+    """``env`` plus PROMETHEUS_MULTIPROC_DIR at ``directory``, emptied (as
+    scripts/run.sh does): give it to every gunicorn and qcluster of one
+    "host" so /metrics adds up all of them."""
+    shutil.rmtree(directory, ignore_errors=True)
+    Path(directory).mkdir(parents=True)
+    return {**env, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+
+
 @contextlib.contextmanager
-def gunicorn(env: dict, log_path: Path, *, workers: int = 1, threads: int = 4):
+def gunicorn(env: dict, log_path: Path, *, workers: int = 1, threads: int = 4, extra_args=()):
     """Serves aiprod.wsgi with real gunicorn on a free port; yields the base URL.
+    ``extra_args``: more gunicorn options (``--access-logfile -`` ...).
 
     ``--no-control-socket``: gunicorn 27 otherwise makes every instance fight
     over /root/.gunicorn/gunicorn.ctl."""
@@ -271,7 +281,7 @@ def gunicorn(env: dict, log_path: Path, *, workers: int = 1, threads: int = 4):
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "aiprod.wsgi:application", "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--threads", str(threads), "--timeout", "30", "--graceful-timeout", "5",
-         "--no-control-socket"],
+         "--no-control-socket", *extra_args],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"

@@ -15,6 +15,7 @@ EXEMPT_PREFIXES = (
     "/static/",
     "/docs",
     "/openapi.json",
+    "/metrics",  # operators watch the service through maintenance too
 )
 
 

@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from aiprod import metrics
 from aiprod.errors import invalid_state, not_found
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus, JobTransition
 from jobs.services import storage
@@ -71,6 +72,21 @@ def _record(job: Job, from_status: str | None, *, actor: str, reason: str = "", 
         reason=reason,
         error_code=error_code,
     )
+    transaction.on_commit(lambda: _observe(job, from_status, error_code or job.error_code))
+
+
+def _observe(job: Job, from_status: str | None, error_code: str | None) -> None:
+    """After commit: the /metrics counters and one log line per transition."""
+    metrics.job_transition(job.type, from_status, job.status, error_code=error_code, duration_ms=job.duration_ms)
+    finished = from_status is not None and job.status not in ACTIVE_STATUSES
+    extra = {
+        "job_id": job.pk,
+        "account_id": job.account_id,
+        "event": f"job.{job.status}" if from_status else "job.created",
+        "duration_ms": job.duration_ms if finished else None,
+        "fields": {"type": job.type, "error_code": error_code},
+    }
+    logger.info("job %s %s -> %s", job.pk, from_status or "new", job.status, extra=extra)
 
 
 def _emit(job: Job) -> None:

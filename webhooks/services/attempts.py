@@ -32,7 +32,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from aiprod import outbound
+from aiprod import metrics, outbound
 from aiprod.version import VERSION
 from webhooks import signing
 from webhooks.models import (
@@ -135,6 +135,11 @@ def attempt_delivery(delivery_id: str) -> str | None:
         logger.exception("Webhook delivery %s crashed", delivery_id)
         raise
     _record(delivery, outcome)
+    metrics.webhook_attempt(outcome.status, outcome.duration_ms)
+    logger.info("delivery %s attempt %s: %s", delivery.pk, delivery.attempt_count, outcome.status, extra={
+        "event": "webhook.attempt", "duration_ms": outcome.duration_ms, "account_id": delivery.account_id,
+        "job_id": delivery.event.job_id, "fields": {"delivery_id": delivery.pk, "outcome": outcome.status},
+    })
     return outcome.status
 
 
