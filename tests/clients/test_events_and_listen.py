@@ -69,3 +69,17 @@ def test_listen_does_not_forward_events_from_before_it_started(free, connect, fi
         assert [e["job_id"] for e in fresh] == [job["id"], job["id"]]
         assert listener.poll() == []  # each event once
 
+
+
+def test_the_cli_lists_and_shows_events(free, connect, files, live_server):
+    from aiprod_client.cli import main
+    from click.testing import CliRunner
+
+    job = connect(free).jobs.create(files.url + "/notes.txt", type="document.extract_text")
+    env = {"AIPROD_API_KEY": free.key, "AIPROD_BASE_URL": live_server.url}
+    result = CliRunner().invoke(main, ["events", "list", "--type", "job.completed", "--json"], env=env)
+    assert result.exit_code == 0, result.stderr
+    [event] = json.loads(result.stdout)
+    assert event["job_id"] == job["id"]
+    shown = CliRunner().invoke(main, ["events", "get", event["id"]], env=env)
+    assert shown.exit_code == 0 and "deliveries" in shown.stdout and "job.completed" in shown.stdout

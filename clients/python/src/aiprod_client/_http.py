@@ -129,6 +129,7 @@ class Transport:
                 response.close()
                 self._notify(attempt, wait, f"HTTP {response.status_code}")
             self.sleep(wait)
+            assert rewind is not None  # checked before choosing to retry
             rewind()
             attempt += 1
 

@@ -17,14 +17,12 @@ import functools
 import json
 import sys
 import time
-from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import click
 
 from aiprod_client import errors
 from aiprod_client.client import Client
-from aiprod_client.jobs import FINAL_STATUSES
 
 EXIT_ERROR, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_REJECTED = 1, 3, 4, 5
 EXIT_UNAVAILABLE, EXIT_CONNECTION, EXIT_JOB_FAILED, EXIT_WAIT_TIMEOUT = 6, 7, 8, 9
@@ -169,7 +167,8 @@ class _Bar:
     """A click progress bar fed with absolute byte counts (upload or download)."""
 
     def __init__(self, label: str, enabled: bool):
-        self.label, self.enabled, self.bar, self.done = label, enabled, None, 0
+        self.label, self.enabled, self.done = label, enabled, 0
+        self.bar: Any = None
 
     def __call__(self, done: int, total: Optional[int]) -> None:
         if not self.enabled:
@@ -239,7 +238,8 @@ _TYPE = click.option("--type", "job_type", help="Job type (e.g. audio.transcribe
 _NAME = click.option("--name", help="Job name (unique per month); default the file name plus a random suffix.")
 _WAIT = click.option("--wait", is_flag=True, help="Wait for the job to finish; exit 8 if it fails.")
 _WAIT_TIMEOUT = click.option("--wait-timeout", type=float, default=None, help="Give up waiting after N seconds.")
-_PARAM = click.option("--param", "param_pairs", multiple=True, metavar="KEY=VALUE", help="A type parameter (repeatable).")
+_PARAM = click.option("--param", "param_pairs", multiple=True, metavar="KEY=VALUE",
+                      help="A type parameter (repeatable).")
 _PARAMS = click.option("--params", "params_json", metavar="JSON", help="The type's params as a JSON object.")
 
 
@@ -435,8 +435,12 @@ def events_list(state: State, types: List[str], created_after: Optional[str], cr
     found = list(state.client.events.list(type=list(types) or None, created_after=created_after,
                                           created_before=created_before, limit=min(max(limit, 1), 100),
                                           max_items=limit))
-    _out(state, found, lambda rows: [click.echo(
-        f"{e.get('id', ''):<30} {_event_type(e):<20} {e.get('created_at', '')}") for e in rows])
+
+    def human(rows: List[Dict[str, Any]]) -> None:
+        for event in rows:
+            click.echo(f"{event.get('id', ''):<30} {_event_type(event):<20} {event.get('created_at', '')}")
+
+    _out(state, found, human)
 
 
 @command(events, "get")
@@ -484,10 +488,6 @@ def listen(state: State, forward_to: str, secret: Optional[str], event_types: Li
                    f"<-- {answer} {result['duration_ms']} ms")
 
     listener.run(show, interval=interval, max_events=max_events)
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 if __name__ == "__main__":  # pragma: no cover
