@@ -13,7 +13,7 @@ from PIL import Image
 
 from jobs.models import Job
 from tests.clients.conftest import AnswerDroppingProxy
-from tests.httpservers import closed_port
+from tests.httpservers import closed_port, serve
 
 
 def test_it_reads_the_key_and_the_base_url_from_the_environment(free, live_server, monkeypatch):
@@ -55,6 +55,28 @@ def test_a_create_whose_answer_was_lost_is_retried_and_makes_one_job(free, live_
     assert posts[0]["headers"]["Idempotency-Key"] == posts[1]["headers"]["Idempotency-Key"]
     assert Job.objects.filter(account=free.account, name="lost answer").count() == 1
     assert job["id"] == Job.objects.get(account=free.account, name="lost answer").pk
+
+
+def test_a_streamed_upload_whose_answer_was_lost_is_resent_and_makes_one_job(free, live_server, media):
+    with AnswerDroppingProxy(live_server.url, "POST", "/jobs/stream") as proxy:
+        with Client(api_key=free.key, base_url=proxy.url, max_retries=2) as client:
+            client.uploads._direct = False  # the stream path, also where POST /uploads exists
+            job = client.uploads.upload(io.BytesIO(media["notes.txt"]), filename="notes.txt",
+                                        type="document.extract_text")
+    sent = [r for r in proxy.seen if r["path"].startswith("/jobs/stream")]
+    assert len(sent) == 2  # the second got DUPLICATE_JOB: the name is unique per month
+    assert list(Job.objects.filter(account=free.account).values_list("pk", flat=True)) == [job["id"]]
+
+
+def test_a_post_the_server_cannot_deduplicate_is_not_resent_after_a_lost_answer(pro, live_server):
+    from webhooks.models import WebhookEndpoint
+
+    with AnswerDroppingProxy(live_server.url, "POST", "/account/webhooks") as proxy, serve({"/h": 200}) as receiver:
+        with Client(api_key=pro.key, base_url=proxy.url, max_retries=3) as client:
+            with pytest.raises(errors.APIConnectionError) as caught:
+                client.webhooks.create(receiver.url + "/h")
+    assert caught.value.attempts == 1 and len(proxy.seen) == 1
+    assert WebhookEndpoint.objects.filter(account=pro.account).count() == 1
 
 
 def test_every_post_carries_a_fresh_idempotency_key(free, live_server, files):
@@ -163,14 +185,16 @@ def test_quota_exceeded_is_its_own_class(free, connect, files):
     assert caught.value.status == 422 and "Monthly job limit (100)" in caught.value.message
 
 
-def test_no_answer_at_all_is_retried_then_raised_as_a_connection_error():
+@pytest.mark.parametrize("call", [lambda c: c.usage(), lambda c: c.jobs.cancel("job_x")], ids=["GET", "POST"])
+def test_a_refused_connection_is_retried_with_capped_backoff_then_raised(call):
     retries = []
     with closed_port() as port:
         client = Client(api_key="sk_live_x", base_url=f"http://127.0.0.1:{port}", max_retries=2,
                         backoff_max=0.05, on_retry=lambda attempt, wait, reason: retries.append((attempt, wait)))
-        with pytest.raises(errors.APIConnectionError):
-            client.usage()
+        with pytest.raises(errors.APIConnectionError) as caught:
+            call(client)
     assert [a for a, _ in retries] == [1, 2] and all(0 <= w <= 0.05 for _, w in retries)
+    assert caught.value.attempts == 3
 
 
 def test_keys_current_create_and_revoke(free, connect):

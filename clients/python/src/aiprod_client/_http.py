@@ -2,7 +2,14 @@
 
 Retry policy (the guide's "Rate limits" recipe, done once for everybody):
 
-* retried: no answer at all (connection refused/reset, timeout), 429 and 503;
+* retried: a connection that could not be opened (refused, connect timeout),
+  429 and 503 — the server did nothing — always; an answer lost after the
+  request went out (reset, read timeout) only where sending it again is safe:
+  every method but POST, and ``POST /jobs``, which the server deduplicates by
+  ``Idempotency-Key``. Other POSTs (cancel, create a key or an endpoint) would
+  act twice, so they raise ``APIConnectionError`` instead (callers may pass
+  ``resend_safe=True`` when they make a resend harmless themselves, as
+  uploads do with a unique job name);
 * the wait is the server's ``Retry-After`` when it sent one, else exponential
   backoff with full jitter: ``uniform(0, min(backoff_max, backoff_base * 2**attempt))``;
 * a ``Retry-After`` longer than ``max_retry_wait`` is not slept through: the
@@ -23,6 +30,7 @@ import uuid
 from typing import Any, Callable, Dict, Mapping, Optional
 
 import requests
+import urllib3
 
 from aiprod_client._version import __version__
 from aiprod_client.errors import APIConnectionError, error_for, parse_retry_after
@@ -88,6 +96,7 @@ class Transport:
         stream: bool = False,
         idempotency_key: Optional[str] = None,
         authenticated: bool = True,
+        resend_safe: Optional[bool] = None,
     ) -> requests.Response:
         """Sends one call (retrying per the policy above); raises an ``APIError``
         subclass for any status ≥ 400 and ``APIConnectionError`` when no answer came."""
@@ -101,6 +110,8 @@ class Transport:
             data = json.dumps(json_body).encode("utf-8")
             headers["Content-Type"] = "application/json"
         rewind = _rewinder(data)
+        if resend_safe is None:
+            resend_safe = method != "POST" or path == "/jobs"
         attempt = 0
         while True:
             try:
@@ -109,8 +120,10 @@ class Transport:
                     timeout=self.timeout, stream=stream, allow_redirects=True,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt >= self.max_retries or rewind is None:
-                    raise APIConnectionError(f"No answer from {self.base_url}: {exc}") from exc
+                if attempt >= self.max_retries or rewind is None or not (resend_safe or _never_sent(exc)):
+                    error = APIConnectionError(f"No answer from {self.base_url}: {exc}")
+                    error.attempts = attempt + 1
+                    raise error from exc
                 wait = self.backoff(attempt)
                 self._notify(attempt, wait, f"{type(exc).__name__}")
             else:
@@ -124,7 +137,9 @@ class Transport:
                     and (retry_after is None or retry_after <= self.max_retry_wait)
                 )
                 if not retryable:
-                    raise error_for(response.status_code, _json(response), response.headers)
+                    failure = error_for(response.status_code, _json(response), response.headers)
+                    failure.attempts = attempt + 1
+                    raise failure
                 wait = retry_after if retry_after is not None else self.backoff(attempt)
                 response.close()
                 self._notify(attempt, wait, f"HTTP {response.status_code}")
@@ -142,6 +157,14 @@ class Transport:
         if response.status_code == 204 or not response.content:
             return None
         return _json(response)
+
+
+def _never_sent(exc: Exception) -> bool:
+    """True when the connection was never opened, so the server saw nothing."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def _json(response: requests.Response) -> Any:

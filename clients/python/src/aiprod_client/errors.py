@@ -15,6 +15,9 @@ from typing import Any, Dict, Mapping, Optional, Type
 class AiprodError(Exception):
     """Base of every error raised by this client."""
 
+    #: How many times the request was sent before this error (1 = no retry).
+    attempts: int = 1
+
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message

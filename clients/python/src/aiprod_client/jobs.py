@@ -13,7 +13,14 @@ from urllib.parse import quote, unquote, urlsplit
 
 from aiprod_client._http import Transport
 from aiprod_client._pagination import ListIterator
-from aiprod_client.errors import MethodNotAllowedError, NotFoundError, ValidationError, WaitTimeoutError, error_for
+from aiprod_client.errors import (
+    DuplicateJobError,
+    MethodNotAllowedError,
+    NotFoundError,
+    ValidationError,
+    WaitTimeoutError,
+    error_for,
+)
 
 FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 CHUNK_SIZE = 256 * 1024
@@ -197,15 +204,31 @@ class Uploads:
                                        timeout=timeout, webhook_url=webhook_url, params=params)
                 if job is not None:
                     return job
-            query = {"filename": filename, "name": name, "type": type, "timeout": timeout,
-                     "webhook_url": webhook_url, "params": json.dumps(params) if params is not None else None}
-            headers = {"Content-Type": "application/octet-stream"}
-            if size is not None:
-                headers["Content-Length"] = str(size)
-            return self._t.json("POST", "/jobs/stream", params=query, data=body, headers=headers)
+            return self._stream(body, filename=filename, size=size, name=name or default_name(filename), type=type,
+                                timeout=timeout, webhook_url=webhook_url, params=params)
         finally:
             if opened is not None:
                 opened.close()
+
+    def _stream(self, body: "ProgressReader", *, filename: str, size: Optional[int], name: str,
+                params: Optional[Mapping[str, Any]], **fields: Any) -> Dict[str, Any]:
+        """POST /jobs/stream. The server keeps no Idempotency-Key for it, but a
+        job name is unique per month: a resend after a lost answer gets
+        DUPLICATE_JOB, and the job the first attempt made is returned."""
+        query = {"filename": filename, "name": name, **fields,
+                 "params": json.dumps(params) if params is not None else None}
+        headers = {"Content-Type": "application/octet-stream"}
+        if size is not None:
+            headers["Content-Length"] = str(size)
+        try:
+            return self._t.json("POST", "/jobs/stream", params=query, data=body, headers=headers, resend_safe=True)
+        except DuplicateJobError as exc:
+            if exc.attempts == 1:
+                raise  # the name was taken before this upload
+            made = next(iter(self._jobs.list(name=name, max_items=1)), None)
+            if made is None:
+                raise
+            return made
 
     def _try_direct(self, body: "ProgressReader", *, filename: str, size: Optional[int],
                     **job_fields: Any) -> Optional[Dict[str, Any]]:
