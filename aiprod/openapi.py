@@ -84,7 +84,7 @@ _REQUEST_ID = OpenApiParameter(
 )
 
 
-def _response_headers(success: int, errors) -> list[OpenApiParameter]:
+def _response_headers(success: int, errors, *, rate_limited: bool = True) -> list[OpenApiParameter]:
     headers = [_REQUEST_ID]
     if 401 in errors:
         headers.append(
@@ -97,7 +97,7 @@ def _response_headers(success: int, errors) -> list[OpenApiParameter]:
                 OpenApiParameter("Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, required=status == 429,
                                  response=[status], description="Seconds to wait (whole seconds, >= 1)")
             )
-    if 401 in errors:  # an authenticated endpoint: its answers carry the rate window
+    if 401 in errors and rate_limited:  # an API-key endpoint: its answers carry the rate window
         for name, text in (
             ("X-RateLimit-Limit", "Requests per second allowed"),
             ("X-RateLimit-Remaining", "Requests left in this second"),
@@ -141,7 +141,7 @@ def api_doc(*, summary: str, request=None, response=None, status: int = 200, err
         summary=summary,
         request=request,
         responses=responses,
-        parameters=[*parameters, *_response_headers(status, codes)],
+        parameters=[*parameters, *_response_headers(status, codes, rate_limited=not public)],
         **kwargs,
     )
 

@@ -357,6 +357,8 @@ if AIPROD_LOG_FORMAT == "json":
     LOGGING["formatters"] = {"json": {"()": "aiprod.logcontext.JsonFormatter"}}
     LOGGING["handlers"]["console"]["formatter"] = "json"
     LOGGING["root"]["level"] = env_str("AIPROD_LOG_LEVEL", "INFO")
+    # Django's own console handler (DEBUG only) would repeat django.* lines as text.
+    LOGGING["loggers"] = {"django": {"handlers": [], "level": LOGGING["root"]["level"], "propagate": True}}
 # GET /metrics: a bearer token and/or CIDRs allowed to scrape; neither = 404.
 AIPROD_METRICS_TOKEN = env_str("AIPROD_METRICS_TOKEN", "")
 AIPROD_METRICS_ALLOWED_NETWORKS = env_networks("AIPROD_METRICS_ALLOWED_NETWORKS")

@@ -22,7 +22,7 @@ fi
 # /metrics adds up every gunicorn worker and the qcluster through files in this
 # host-private directory; emptied first, or an earlier run's counts would be added.
 export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$PWD/var/prometheus}"
-rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR" && find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
 
 pids=()
 cleanup() {

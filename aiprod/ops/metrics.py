@@ -66,6 +66,7 @@ class QueueCollector:
         from django_q.models import OrmQ
 
         from jobs.models import ACTIVE_STATUSES, Job, JobStatus
+        from webhooks.models import Delivery, DeliveryStatus
 
         now = timezone.now()
         jobs = GaugeMetricFamily("aiprod_jobs_active", "Jobs pending or processing, by type", labels=["status", "type"])
@@ -73,11 +74,16 @@ class QueueCollector:
             "aiprod_jobs_oldest_pending_age_seconds", "How long the oldest pending job has waited (0: none)"
         )
         tasks = GaugeMetricFamily("aiprod_queue_tasks", "django-q2 tasks in the queue (jobs and deliveries)")
+        due = GaugeMetricFamily("aiprod_webhook_deliveries_due", "Webhook deliveries whose next attempt is due now")
         try:
             # The partial index job_active_activity keeps these to the active rows.
             counts = Job.objects.filter(status__in=ACTIVE_STATUSES).values("status", "type").annotate(n=Count("id"))
             waited = Job.objects.filter(status=JobStatus.PENDING).aggregate(since=Min("last_activity_at"))["since"]
             queued = OrmQ.objects.count()
+            # The partial index whdelivery_due covers exactly these rows.
+            overdue = Delivery.objects.filter(
+                status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED], next_attempt_at__lte=now
+            ).count()
         except DatabaseError:
             logger.warning("queue metrics unreadable", exc_info=True)
             return
@@ -85,7 +91,8 @@ class QueueCollector:
             jobs.add_metric([row["status"], row["type"]], row["n"])
         oldest.add_metric([], max(0.0, (now - waited).total_seconds()) if waited else 0.0)
         tasks.add_metric([], queued)
-        yield from (jobs, oldest, tasks)
+        due.add_metric([], overdue)
+        yield from (jobs, oldest, tasks, due)
 
 
 class MetricsView(APIView):

@@ -149,6 +149,18 @@ def test_queue_depth_and_oldest_pending_age_are_read_from_the_database(pro, scra
     assert value(scraped, "aiprod_jobs_active", status="pending", type="media.probe") == 2
     assert value(scraped, "aiprod_jobs_active", status="processing", type="media.probe") == 1
     assert 600 <= value(scraped, "aiprod_jobs_oldest_pending_age_seconds") < 700
+    assert value(scraped, "aiprod_queue_tasks") == 0  # sync mode in unit tests: nothing waits in the broker
+    assert value(scraped, "aiprod_webhook_deliveries_due") == 0
+
+
+def test_webhook_deliveries_due_are_a_gauge(pro, receiver, scraper):
+    from webhooks.services.events import emit_account_event
+
+    register(pro, receiver.url + "/hook")
+    assert value(scraper(), "aiprod_webhook_deliveries_due") == 0
+    # Not committed (the test's transaction), so never queued: due and waiting.
+    emit_account_event(pro.account, livemode=True, event_type="quota.warning", data={"percent": 80})
+    assert value(scraper(), "aiprod_webhook_deliveries_due") == 1
 
 
 def test_webhook_attempts_are_counted_by_outcome_with_latency(pro, receiver, scraper):
@@ -175,3 +187,12 @@ def test_metrics_answer_during_maintenance(anonymous, settings, db):
         assert anonymous.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
     finally:
         forget()
+
+
+def test_metrics_are_in_the_openapi_document_as_text_without_an_api_key(anonymous):
+    operation = anonymous.get("/openapi.json").json()["paths"]["/metrics"]["get"]
+    ok = operation["responses"]["200"]
+    assert list(ok["content"]) == ["text/plain"] and ok["content"]["text/plain"]["schema"]["type"] == "string"
+    assert "X-RateLimit-Limit" not in ok["headers"]
+    assert operation.get("security", []) == []
+    assert {"401", "403", "404"} <= set(operation["responses"])
