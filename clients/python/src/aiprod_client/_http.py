@@ -139,6 +139,7 @@ class Transport:
                 if not retryable:
                     failure = error_for(response.status_code, _json(response), response.headers)
                     failure.attempts = attempt + 1
+                    response.close()
                     raise failure
                 wait = retry_after if retry_after is not None else self.backoff(attempt)
                 response.close()

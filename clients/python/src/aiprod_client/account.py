@@ -36,7 +36,7 @@ class WebhookEndpoints:
         return self._t.json("PATCH", f"/account/webhooks/{_id(webhook_id)}", json_body=fields)
 
     def delete(self, webhook_id: str) -> None:
-        self._t.request("DELETE", f"/account/webhooks/{_id(webhook_id)}")
+        self._t.request("DELETE", f"/account/webhooks/{_id(webhook_id)}").close()
 
     def verify(self, webhook_id: str) -> Dict[str, Any]:
         return self._t.json("POST", f"/account/webhooks/{_id(webhook_id)}/verify")

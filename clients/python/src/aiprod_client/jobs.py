@@ -97,7 +97,7 @@ class Jobs:
         return self._t.json("POST", f"/jobs/{_id(job_id)}/retry")
 
     def delete(self, job_id: str) -> None:
-        self._t.request("DELETE", f"/jobs/{_id(job_id)}")
+        self._t.request("DELETE", f"/jobs/{_id(job_id)}").close()
 
     def batch(self, ids: Iterable[str]) -> Dict[str, Any]:
         """POST /jobs/batch (Pro, Enterprise): ``{"data": [...], "not_found": [...]}``."""
