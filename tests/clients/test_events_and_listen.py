@@ -83,3 +83,17 @@ def test_the_cli_lists_and_shows_events(free, connect, files, live_server):
     assert event["job_id"] == job["id"]
     shown = CliRunner().invoke(main, ["events", "get", event["id"]], env=env)
     assert shown.exit_code == 0 and "deliveries" in shown.stdout and "job.completed" in shown.stdout
+
+
+def test_listen_reports_a_local_server_that_is_down_or_failing(free, connect, files):
+    from tests.httpservers import closed_port
+
+    client = connect(free)
+    client.jobs.create(files.url + "/notes.txt", type="document.extract_text")
+    [event, *_] = list(client.events.list(type="job.completed"))
+    with closed_port() as port:
+        down = Listener(client, f"http://127.0.0.1:{port}/hooks", new_secret()).forward(event)
+    assert down["status"] is None and down["error"] == "ConnectionError"
+    with serve({"/hooks": (500, {}, b"boom")}) as receiver:
+        failing = Listener(client, receiver.url + "/hooks", new_secret()).forward(event)
+    assert failing["status"] == 500 and failing["response"] == "boom" and failing["type"] == "job.completed"
