@@ -52,4 +52,6 @@ class Command(BaseCommand):
             f"  test key: {keys['test']}\n"
             f"  dashboard: {base}/dashboard/ (login {DEMO_EMAIL} / {keys.get('password')})\n"
             f"Try:\n  curl -s -H \"X-API-Key: {keys['live']}\" {base}/account/api-keys/current\n"
+            f"  AIPROD_API_KEY={keys['live']} AIPROD_BASE_URL={base} .venv/bin/aiprod upload tests/fixtures/speech.wav"
+            " --type audio.transcribe --wait\n"
         )

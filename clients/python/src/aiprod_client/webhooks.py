@@ -1,0 +1,117 @@
+"""Verify (and, for ``aiprod listen``, produce) AIPROD webhook signatures.
+
+Two schemes arrive on every delivery; ``verify`` accepts either:
+
+* Standard Webhooks (https://www.standardwebhooks.com/): ``webhook-id``,
+  ``webhook-timestamp``, ``webhook-signature: v1,<base64>`` (several,
+  space-separated, while a secret is being rotated), HMAC-SHA256 keyed with
+  the base64-decoded part of ``whsec_...`` over ``"{id}.{timestamp}.{body}"``.
+  The timestamp is signed, so refusing stale ones stops replays. Preferred
+  whenever present.
+* AIPROD's own: ``X-AIPROD-Signature: sha256=<hex>`` (several, space or comma
+  separated, during rotation), HMAC-SHA256 keyed with the whole secret string
+  over the raw body, and ``X-AIPROD-Timestamp`` (checked against the tolerance
+  but not covered by the signature).
+
+``secret`` may be a list, for a receiver that rotates its own configuration.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
+
+from aiprod_client.errors import AiprodError
+
+SECRET_PREFIX = "whsec_"
+DEFAULT_TOLERANCE = 300
+
+Secrets = Union[str, Sequence[str]]
+
+
+class WebhookVerificationError(AiprodError):
+    """The signature is missing, malformed, stale or does not match."""
+
+
+def _key(secret: str) -> bytes:
+    encoded = secret[len(SECRET_PREFIX):] if secret.startswith(SECRET_PREFIX) else secret
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise WebhookVerificationError("The secret is not whsec_ followed by base64") from None
+
+
+def standard_signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(_key(secret), signed, hashlib.sha256).digest()).decode()
+
+
+def aiprod_signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def sign(body: bytes, secret: str, *, msg_id: str, timestamp: Optional[int] = None) -> Dict[str, str]:
+    """Every signature header for ``body``, as AIPROD sends them."""
+    timestamp = int(time.time()) if timestamp is None else int(timestamp)
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard_signature(secret, msg_id, timestamp, body),
+        "X-AIPROD-Timestamp": str(timestamp),
+        "X-AIPROD-Signature": aiprod_signature(secret, body),
+    }
+
+
+def _fresh(raw: Optional[str], tolerance: float, now: Optional[float]) -> int:
+    try:
+        timestamp = int((raw or "").strip())
+    except ValueError:
+        raise WebhookVerificationError("Missing or malformed timestamp header") from None
+    now = time.time() if now is None else now
+    if timestamp < now - tolerance:
+        raise WebhookVerificationError(f"Timestamp is older than {tolerance:g} seconds (a replay?)")
+    if timestamp > now + tolerance:
+        raise WebhookVerificationError(f"Timestamp is more than {tolerance:g} seconds in the future")
+    return timestamp
+
+
+def verify(
+    body: Union[bytes, str],
+    headers: Mapping[str, str],
+    secret: Secrets,
+    tolerance: float = DEFAULT_TOLERANCE,
+    *,
+    now: Optional[float] = None,
+) -> Any:
+    """Checks the delivery and returns its parsed JSON payload; raises
+    ``WebhookVerificationError`` otherwise. Pass the raw body bytes exactly as
+    received (not re-serialised JSON)."""
+    raw = body.encode() if isinstance(body, str) else bytes(body)
+    secrets = [secret] if isinstance(secret, str) else list(secret)
+    if not secrets:
+        raise WebhookVerificationError("No secret to verify with")
+    lower = {k.lower(): v for k, v in headers.items()}
+    if "webhook-signature" in lower:
+        msg_id = lower.get("webhook-id")
+        if not msg_id:
+            raise WebhookVerificationError("Missing webhook-id header")
+        timestamp = _fresh(lower.get("webhook-timestamp"), tolerance, now)
+        offered = [p.encode() for p in lower["webhook-signature"].split() if p.startswith("v1,")]
+        expected = [standard_signature(s, msg_id, timestamp, raw).encode() for s in secrets]
+    elif "x-aiprod-signature" in lower:
+        _fresh(lower.get("x-aiprod-timestamp"), tolerance, now)
+        offered = [p.encode() for p in lower["x-aiprod-signature"].replace(",", " ").split() if p.startswith("sha256=")]
+        expected = [aiprod_signature(s, raw).encode() for s in secrets]
+    else:
+        raise WebhookVerificationError("No signature header (webhook-signature or X-AIPROD-Signature)")
+    if not any(hmac.compare_digest(e, o) for e in expected for o in offered):
+        raise WebhookVerificationError("Signature mismatch")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise WebhookVerificationError("The body is not JSON") from None
