@@ -42,9 +42,17 @@ def duplicate_job() -> ApplicationError:
     return ApplicationError(422, "DUPLICATE_JOB", "Job with this name already exists in this month")
 
 
-def constraint_name(exc: IntegrityError) -> str | None:
-    diag = getattr(exc.__cause__, "diag", None)
-    return getattr(diag, "constraint_name", None)
+def name_conflict(job: Job, name: str) -> bool:
+    """Whether another job of `job`'s account, environment and month holds
+    `name`: asked after an IntegrityError, once the failed savepoint has rolled
+    back, to tell the monthly name constraint (NAME_CONSTRAINT) from any other
+    violation. A query rather than the driver's error: PostgreSQL names the
+    constraint, SQLite only its columns, and both see the committed twin."""
+    return (
+        Job.objects.filter(account_id=job.account_id, livemode=job.livemode, created_month=job.created_month, name=name)
+        .exclude(pk=job.pk)
+        .exists()
+    )
 
 
 def _filename_from_url(url: str) -> str:
@@ -191,8 +199,8 @@ def create_job(
 
                 idempotency.remember(key_row, status=201, body=job_data(job), job=job)
             transitions.enqueue(job.pk)
-    except IntegrityError as exc:
-        if constraint_name(exc) == NAME_CONSTRAINT:
+    except IntegrityError:
+        if name_conflict(job, name):
             raise duplicate_job() from None
         raise
     return job
