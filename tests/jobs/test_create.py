@@ -9,6 +9,8 @@ from jobs.models import Job, JobTransition
 from tests.httpservers import serve
 from tests.jobs.helpers import create_job, created, unique_name
 
+ALL_TYPES = "auto, audio.convert, audio.transcribe, document.extract_text, image.transform, media.probe, video.convert, video.thumbnail"
+
 
 def details(response) -> dict:
     assert response.status_code == 400, response.content
@@ -107,8 +109,8 @@ def test_a_timeout_outside_60_to_7200_is_refused(free, files, timeout):
     assert details(create_job(free.api, files, timeout=timeout)) == {"timeout": ["Must be between 60 and 7200"]}
 
 
-def test_an_unknown_type_is_unknown_choice(free, files):
-    assert details(create_job(free.api, files, type="video.teleport")) == {"type": ["Unknown choice"]}
+def test_an_unknown_type_is_unknown_choice_listing_the_valid_types(free, files):
+    assert details(create_job(free.api, files, type="video.teleport")) == {"type": [f"Unknown choice. Must be one of: {ALL_TYPES}"]}
 
 
 @pytest.mark.parametrize("name", ["", "x" * 256])
@@ -160,6 +162,22 @@ def test_params_the_processor_refuses_are_reported_under_params(free, files):
 
 def test_unknown_fields_are_refused(free, files):
     assert details(create_job(free.api, files, priority="high")) == {"priority": ["Unknown field"]}
+
+
+def test_a_near_miss_field_name_gets_a_hint(free, files):
+    assert details(create_job(free.api, files, meta={"a": "b"})) == {"meta": ["Unknown field; did you mean `metadata`?"]}
+
+
+def test_a_newcomers_first_body_gets_every_error_at_once(free):
+    # {"type", "url"}: the unknown field, both missing fields and the bad type, in one answer.
+    response = free.api.post("/jobs", {"type": "transcribe", "url": "http://example.com/a.wav", "timeout": "60"})
+    assert details(response) == {
+        "name": ["This field is required"],
+        "input_url": ["This field is required"],
+        "type": [f"Unknown choice. Must be one of: {ALL_TYPES}"],
+        "timeout": ["Expected integer, got string"],
+        "url": ["Unknown field; did you mean `input_url`?"],
+    }
 
 
 def test_a_non_object_body_is_refused(free):
