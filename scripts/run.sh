@@ -19,6 +19,13 @@ else
   echo "Rate limits: no REDIS_URL, so a per-process memory cache; serving with ONE gunicorn process ($threads threads) so the limits stay correct."
 fi
 
+case "${AIPROD_ALLOW_INSECURE_URLS:-}" in
+  1|true|yes|on|TRUE|True|YES|ON)
+    echo "Input/webhook URLs: AIPROD_ALLOW_INSECURE_URLS=1, so http:// and local/private addresses are allowed (development only)." ;;
+  *)
+    echo "Input/webhook URLs: HTTPS to public hosts only (AIPROD_ALLOW_INSECURE_URLS off); to use files on this machine, start with AIPROD_ALLOW_INSECURE_URLS=1 make run, or upload them with POST /jobs/stream." ;;
+esac
+
 pids=()
 cleanup() {
   trap - INT TERM EXIT

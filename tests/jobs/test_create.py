@@ -237,20 +237,29 @@ def test_a_plain_http_input_url_must_use_https(free, settings, db):
     assert error(response, 422, "INVALID_URL")["message"] == "Input URL must use HTTPS"
 
 
+LOCAL_HINT = "; for local development set AIPROD_ALLOW_INSECURE_URLS=1 on the server"
+
+
+def test_a_plain_http_input_url_on_this_machine_says_how_development_setups_allow_it(free, settings, files):
+    settings.AIPROD_ALLOW_INSECURE_URLS = False
+    response = free.api.post("/jobs", {"name": "x", "input_url": f"{files.url}/pic.png"})
+    assert error(response, 422, "INVALID_URL")["message"] == "Input URL must use HTTPS" + LOCAL_HINT
+
+
 @pytest.mark.parametrize(
-    "url",
+    ("url", "hint"),
     [
-        "https://127.0.0.1/a.png",
-        "https://10.1.2.3/a.png",
-        "https://169.254.169.254/latest/meta-data/",
-        "https://[::1]/a.png",
-        "https://localhost/a.png",
+        ("https://127.0.0.1/a.png", LOCAL_HINT),
+        ("https://10.1.2.3/a.png", LOCAL_HINT),
+        ("https://169.254.169.254/latest/meta-data/", ""),  # cloud metadata: no invitation
+        ("https://[::1]/a.png", LOCAL_HINT),
+        ("https://localhost/a.png", LOCAL_HINT),
     ],
 )
-def test_input_urls_pointing_inside_are_refused(free, settings, url):
+def test_input_urls_pointing_inside_are_refused(free, settings, url, hint):
     settings.AIPROD_ALLOW_INSECURE_URLS = False
     response = free.api.post("/jobs", {"name": "x", "input_url": url})
-    assert error(response, 422, "INVALID_URL")["message"] == "Input URL resolves to a private address"
+    assert error(response, 422, "INVALID_URL")["message"] == "Input URL resolves to a private address" + hint
     assert not Job.objects.exists()
 
 

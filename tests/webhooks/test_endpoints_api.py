@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from aiprod.outbound import LOCAL_DEVELOPMENT_HINT
 from tests.webhooks.conftest import register
 from webhooks.models import SUBSCRIBABLE_EVENTS, Delivery, WebhookEndpoint
 from webhooks.services.events import emit_account_event
@@ -60,11 +61,11 @@ def test_unknown_fields_and_missing_url_are_400(pro):
     "url, message",
     [
         ("http://example.com/hook", "Webhook URL must use HTTPS"),
-        ("https://127.0.0.1/hook", "Webhook URL resolves to a private address"),
-        ("https://10.1.2.3/hook", "Webhook URL resolves to a private address"),
+        ("https://127.0.0.1/hook", "Webhook URL resolves to a private address" + LOCAL_DEVELOPMENT_HINT),
+        ("https://10.1.2.3/hook", "Webhook URL resolves to a private address" + LOCAL_DEVELOPMENT_HINT),
         ("https://169.254.169.254/latest/meta-data", "Webhook URL resolves to a private address"),
-        ("https://[::1]/hook", "Webhook URL resolves to a private address"),
-        ("https://localhost/hook", "Webhook URL resolves to a private address"),
+        ("https://[::1]/hook", "Webhook URL resolves to a private address" + LOCAL_DEVELOPMENT_HINT),
+        ("https://localhost/hook", "Webhook URL resolves to a private address" + LOCAL_DEVELOPMENT_HINT),
     ],
 )
 def test_urls_we_refuse_to_call_are_422_invalid_url_when_insecure_urls_are_off(pro, settings, url, message):
