@@ -90,6 +90,17 @@ def _clean_params(type_name: str, params: dict | None) -> dict:
         raise ValidationFailed({"params": exc.details}) from None
 
 
+def check_type_takes(requested_type: str, kind: str | None) -> None:
+    """422 UNSUPPORTED_INPUT when the input's claimed kind rules the type out,
+    the same answer for an upload's filename and a URL's declared
+    Content-Type. No kind claimed (none, or a generic application/octet-stream)
+    and `auto` wait for the worker to sniff the bytes."""
+    if kind and requested_type != types.AUTO and not types.accepts_kind(requested_type, kind):
+        raise ApplicationError(
+            422, "UNSUPPORTED_INPUT", f"Unsupported Content-Type: {requested_type} does not take {kind} input"
+        )
+
+
 def check_before_upload(account, *, livemode: bool, kind: str, type: str | None = None,  # noqa: A002
                         params: dict | None = None, webhook_url: str | None = None) -> None:
     """What create_job would refuse about an upload, checked before its body
@@ -98,10 +109,7 @@ def check_before_upload(account, *, livemode: bool, kind: str, type: str | None 
     params (400), a used-up job quota (422 QUOTA_EXCEEDED)."""
     check_webhook_url(webhook_url)
     requested = type or types.AUTO
-    if requested != types.AUTO and not types.accepts_kind(requested, kind):
-        raise ApplicationError(
-            422, "UNSUPPORTED_INPUT", f"Unsupported Content-Type: {requested} does not take {kind} input"
-        )
+    check_type_takes(requested, kind)
     # `auto` is checked against the type the claimed kind makes it, as create_job does.
     resolved = (types.auto_type_for(kind) or types.AUTO) if requested == types.AUTO else requested
     _clean_params(resolved, params)
@@ -155,6 +163,8 @@ def create_job(
         filename = _filename_from_url(checked.final_url) or _filename_from_url(input_url)
         content_type = normalize_content_type(checked.content_type) or ""
         size = checked.content_length
+        # Refused now rather than failed later: the server declared a kind this type cannot take.
+        check_type_takes(requested_type, kind_for_content_type(content_type))
         # A guess (the worker sniffs the bytes): the URL's extension, else the Content-Type.
         kind = kind_for_filename(filename) or kind_for_content_type(content_type) or ""
     resolved_type = requested_type
@@ -181,7 +191,10 @@ def create_job(
         input_kind=kind or "",
         input_file=upload.storage_name if upload else "",
         params=clean_params,
-        timeout=timeout or types.default_timeout(requested_type),
+        # The type's default once the type is known (for `auto`, the guessed one;
+        # the worker applies the sniffed type's default if that differs).
+        timeout=timeout or types.default_timeout(resolved_type),
+        timeout_is_default=not timeout,
         webhook_url=webhook_url or None,
         metadata=metadata or {},
         created_at=now,

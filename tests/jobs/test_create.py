@@ -67,12 +67,18 @@ def test_auto_stays_auto_when_the_url_does_not_tell_the_kind(free, files):
 
 
 @pytest.mark.parametrize(
-    ("job_type", "timeout"),
-    [("media.probe", 300), ("image.transform", 300), ("audio.transcribe", 1800), ("video.convert", 3600), ("auto", 3600)],
+    ("job_type", "filename", "timeout"),
+    [("media.probe", "clip.mp4", 300), ("image.transform", "pic.png", 300), ("audio.transcribe", "tone.wav", 1800),
+     ("video.convert", "clip.mp4", 3600)],
 )
-def test_the_default_timeout_follows_the_types_class(free, files, job_type, timeout):
-    job = created(create_job(free.api, files, "pic.png", type=job_type))
+def test_the_default_timeout_follows_the_types_class(free, files, job_type, filename, timeout):
+    job = created(create_job(free.api, files, filename, type=job_type))
     assert job["timeout"] == timeout
+
+
+@pytest.mark.parametrize(("filename", "timeout"), [("pic.png", 300), ("tone.wav", 1800), ("clip.mp4", 3600)])
+def test_auto_gets_the_default_timeout_of_the_type_it_resolves_to(free, files, filename, timeout):
+    assert created(create_job(free.api, files, filename))["timeout"] == timeout
 
 
 def test_an_explicit_timeout_is_kept(free, files):
@@ -366,3 +372,27 @@ def test_a_slow_preflight_is_a_timeout_after_10s_message(free, db, monkeypatch):
     with serve({"/slow.png": Response(delay=HANG)}) as srv:
         response = free.api.post("/jobs", {"name": "x", "input_url": f"{srv.url}/slow.png"})
     assert error(response, 422, "INVALID_URL")["message"] == "Input URL is unreachable: connection timeout after 0.5s"
+
+
+# --------------------------------------------------------------------------- the declared type vs the job type
+
+
+def test_a_type_the_declared_content_type_rules_out_is_refused_at_creation(free, files, media):
+    response = create_job(free.api, files, "pic.png", type="audio.transcribe")
+    body = error(response, 422, "UNSUPPORTED_INPUT")
+    assert body["message"] == "Unsupported Content-Type: audio.transcribe does not take image input"
+    assert not Job.objects.exists()
+    # The very answer /jobs/stream gives for the same mistake.
+    streamed = free.api.post("/jobs/stream?filename=pic.png&type=audio.transcribe", media["pic.png"],
+                             content_type="image/png")
+    assert streamed.json() == {**body, "request_id": streamed.json()["request_id"]}
+
+
+def test_a_generic_declared_content_type_leaves_the_type_to_the_bytes(free, files):
+    job = created(create_job(free.api, files, "garbage.bin", type="audio.transcribe"))
+    assert job["status"] == "pending"
+
+
+def test_a_type_that_takes_the_declared_kind_is_accepted(free, files):
+    assert created(create_job(free.api, files, "clip.mp4", type="audio.transcribe"))["type"] == "audio.transcribe"
+    assert created(create_job(free.api, files, "pic.png", type="media.probe"))["type"] == "media.probe"
