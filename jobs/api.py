@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from accounts.scoping import get_owned_or_404, owned_by
 from aiprod.api import ApiView
-from aiprod.errors import not_found
+from aiprod.errors import ApplicationError, not_found
 from aiprod.openapi import api_doc, int_query, request_examples, str_query
 from aiprod.pagination import list_body, paginate
 from jobs import selectors
@@ -284,7 +284,10 @@ class JobOutputView(JobView):
                 raise not_found("Output")
             return _file_response(job, name)
         job = self.get_job(request, job_id)
-        if job.status != JobStatus.COMPLETED or not job.output_file:
+        if job.status == JobStatus.COMPLETED and not job.output_file:
+            raise ApplicationError(404, "NOT_FOUND", f"Job {job.pk} ({job.type}) has no output file: its result "
+                                   f"is in the job's `output` field (GET /jobs/{job.pk})")
+        if job.status != JobStatus.COMPLETED:
             raise not_found(f"Output of job {job.pk} (status {job.status})")
         return _file_response(job, job.output_file)
 

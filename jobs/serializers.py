@@ -221,6 +221,14 @@ def timeline_entry_request(log) -> dict:
     }
 
 
+def public_actor(actor: str | None) -> str | None:
+    """Who made a change, as the customer sees it: staff names stay in the
+    admin's audit ("admin:sam"), the customer sees "AIPROD support"."""
+    if actor and actor.startswith("admin:"):
+        return "AIPROD support"
+    return actor or None
+
+
 def timeline_entry_transition(t) -> dict:
     return {
         "timestamp": iso(t.at),
@@ -229,7 +237,7 @@ def timeline_entry_transition(t) -> dict:
         "to_status": t.to_status,
         "worker": t.worker or None,
         "attempt": t.attempt,
-        "actor": t.actor or None,
+        "actor": public_actor(t.actor),
         "reason": t.reason or None,
         "error_code": t.error_code,
     }

@@ -212,7 +212,11 @@ def test_a_probe_has_no_output_file(free, files):
     job_id = created(create_job(free.api, files, "pic.png", type="media.probe"))["id"]
     run(job_id)
     assert free.api.get(f"/jobs/{job_id}").json()["output_url"] is None
-    assert free.api.get(f"/jobs/{job_id}/output").status_code == 404
+    response = free.api.get(f"/jobs/{job_id}/output")
+    assert response.status_code == 404
+    assert response.json()["message"] == (
+        f"Job {job_id} (media.probe) has no output file: its result is in the job's `output` field (GET /jobs/{job_id})"
+    )
 
 
 def test_auto_resolved_by_the_worker_gets_that_types_default_timeout(free, files, media):
