@@ -173,7 +173,7 @@ class RequestLogView(ApiView):
     required_scopes = "account.read"
 
     @api_doc(
-        summary="The account's API request log (30 days)",
+        summary="The account's API request log (30 days), by request time (newest first unless sort=asc)",
         response={"application/json": RequestLogListOut, "text/csv": OpenApiTypes.STR},
         parameters=[
             str_query("filter", description='"error": only answers with status >= 400 (other values: all)'),
@@ -182,7 +182,7 @@ class RequestLogView(ApiView):
             str_query("sort", enum=["asc", "desc"], default="desc"),
             str_query("format", enum=["json", "csv"], default="json"),
             str_query("request_id", description="Only the request with this id"),
-            OpenApiParameter("cursor", {"type": "string", "pattern": "^[0-9]{0,20}$"},
+            OpenApiParameter("cursor", {"type": "string", "pattern": "^[A-Za-z0-9_-]{0,200}$"},
                              description="next_cursor of the previous page"),
         ],
     )
@@ -199,16 +199,10 @@ class RequestLogView(ApiView):
         rows = selectors.request_logs_for(
             request.user, livemode=request.auth.livemode, errors_only=errors_only, request_id=params.get("request_id")
         )
-        cursor = params.get("cursor")
-        if cursor:
-            # ASCII digits only: str.isdigit() also accepts "²", which int() refuses (was a 500).
-            if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 20):
-                raise ValidationFailed({"cursor": ["Invalid cursor"]})
-            rows = rows.filter(id__gt=int(cursor)) if sort == "asc" else rows.filter(id__lt=int(cursor))
-        rows = list(rows.order_by("id" if sort == "asc" else "-id")[: limit + 1])
-        has_more = len(rows) > limit
-        rows = rows[:limit]
+        rows, has_more, next_cursor = selectors.request_logs_page(
+            rows, limit=limit, sort=sort, cursor=params.get("cursor")
+        )
         entries = [request_log_data(r) for r in rows]
         if output == "csv":
             return request_logs_csv(entries)
-        return Response(list_body(entries, has_more, str(rows[-1].id) if has_more else None))
+        return Response(list_body(entries, has_more, next_cursor))
