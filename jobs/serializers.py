@@ -145,7 +145,8 @@ class JobCreateInput(StrictSerializer):
     name = NameField()
     input_url = StrictCharField(max_length=4096, error_messages={"blank": "This field is required"})
     type = StrictChoiceField(choices=types.type_choices(), unknown_message="Unknown choice", required=False)
-    timeout = _timeout_field(required=False)
+    timeout = _timeout_field(required=False, help_text="Seconds per attempt; default: the type's class default "
+                             "(for auto, that of the type the input resolves to)")
     webhook_url = HttpsUrlField(required=False, allow_null=True)
     metadata = MetadataField(required=False)
     params = StrictDictField(required=False)
