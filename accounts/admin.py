@@ -12,7 +12,7 @@ from aiprod.admin_base import ReadOnlyAdmin, SafeLookupsAdmin
 class IpAllowlistEntryForm(forms.ModelForm):
     class Meta:
         model = IpAllowlistEntry
-        fields = ["cidr"]
+        fields = ["account", "cidr"]
 
     def clean_cidr(self):
         # A malformed entry would break every request of the account.
@@ -83,6 +83,25 @@ class AccountAdmin(ForgetsCachedKeys, SafeLookupsAdmin):
             unsuspend_account(account)
             self.log_change(request, account, "Unsuspended via admin action")
         self.message_user(request, f"Unsuspended {queryset.count()} account(s)", messages.SUCCESS)
+
+
+@admin.register(IpAllowlistEntry)
+class IpAllowlistEntryAdmin(ForgetsCachedKeys, admin.ModelAdmin):
+    """Every account's allow-list in one place, searchable by account and
+    address (the account page has the same entries inline)."""
+
+    form = IpAllowlistEntryForm
+    list_display = ["cidr", "account", "enabled", "created_at"]
+    list_filter = ["account__ip_allowlist_enabled"]
+    search_fields = ["cidr", "account__email", "account__id", "account__name"]
+    autocomplete_fields = ["account"]
+    fields = ["account", "cidr", "created_at"]
+    readonly_fields = ["created_at"]
+    list_select_related = ["account"]
+
+    @admin.display(description="IP allow-list enabled", boolean=True, ordering="account__ip_allowlist_enabled")
+    def enabled(self, entry):
+        return entry.account.ip_allowlist_enabled
 
 
 @admin.register(ApiKey)

@@ -29,7 +29,7 @@ from accounts.services import security
 from accounts.services.api_keys import create_api_key, revoke_api_key
 from aiprod.api import ApiView
 from aiprod.errors import ApplicationError, ValidationFailed, not_found
-from aiprod.openapi import api_doc, int_query, str_query
+from aiprod.openapi import api_doc, int_query, request_examples, str_query
 from aiprod.pagination import list_body, parse_limit
 
 
@@ -59,7 +59,9 @@ class ApiKeyListView(ApiView):
         return Response(list_body([api_key_data(k) for k in keys[:MAX_KEYS_LISTED]], has_more, None))
 
     @api_doc(summary="Create an API key (the key is shown once)", request=ApiKeyCreateInput, response=ApiKeyCreatedOut,
-             status=201, errors=(413,))
+             status=201, errors=(413,),
+             examples=request_examples(Read_only_test_key={"name": "CI", "environment": "test",
+                                                           "scopes": ["jobs.read"], "expires_in_days": 90}))
     def post(self, request):
         data = ApiKeyCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -110,7 +112,8 @@ class SecurityView(ApiView):
         return Response({"ip_whitelist": security.allowlist(request.user), "client_ip": client_ip(request)})
 
     @api_doc(summary="Enable/disable or replace the IP allow-list (Pro+)", request=SecurityPatchInput, response=SecurityOut,
-             errors=(413, 422))
+             errors=(413, 422),
+             examples=request_examples(Enable_with_addresses={"enabled": True, "ips": ["203.0.113.7", "198.51.100.0/24"]}))
     def patch(self, request):
         self._require_paid(request)
         data = SecurityPatchInput(data=request.data)
@@ -137,7 +140,8 @@ class WhitelistView(SecurityView):
 
     @api_doc(summary="Add an address or CIDR to the allow-list (Pro+)",
              request={"application/json": WhitelistEntryInput, "application/x-www-form-urlencoded": WhitelistEntryForm},
-             response=SecurityOut, status=201, errors=(413,))
+             response=SecurityOut, status=201, errors=(413,),
+             examples=request_examples(One_address={"ip": "203.0.113.7"}))
     def post(self, request):
         self._require_paid(request)
         data = WhitelistEntryInput(data=request.data)
@@ -169,7 +173,7 @@ class RequestLogView(ApiView):
     required_scopes = "account.read"
 
     @api_doc(
-        summary="The account's API request log (30 days)",
+        summary="The account's API request log (30 days), by request time (newest first unless sort=asc)",
         response={"application/json": RequestLogListOut, "text/csv": OpenApiTypes.STR},
         parameters=[
             str_query("filter", description='"error": only answers with status >= 400 (other values: all)'),
@@ -178,7 +182,7 @@ class RequestLogView(ApiView):
             str_query("sort", enum=["asc", "desc"], default="desc"),
             str_query("format", enum=["json", "csv"], default="json"),
             str_query("request_id", description="Only the request with this id"),
-            OpenApiParameter("cursor", {"type": "string", "pattern": "^[0-9]{0,20}$"},
+            OpenApiParameter("cursor", {"type": "string", "pattern": "^[A-Za-z0-9_-]{0,200}$"},
                              description="next_cursor of the previous page"),
         ],
     )
@@ -195,16 +199,10 @@ class RequestLogView(ApiView):
         rows = selectors.request_logs_for(
             request.user, livemode=request.auth.livemode, errors_only=errors_only, request_id=params.get("request_id")
         )
-        cursor = params.get("cursor")
-        if cursor:
-            # ASCII digits only: str.isdigit() also accepts "²", which int() refuses (was a 500).
-            if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 20):
-                raise ValidationFailed({"cursor": ["Invalid cursor"]})
-            rows = rows.filter(id__gt=int(cursor)) if sort == "asc" else rows.filter(id__lt=int(cursor))
-        rows = list(rows.order_by("id" if sort == "asc" else "-id")[: limit + 1])
-        has_more = len(rows) > limit
-        rows = rows[:limit]
+        rows, has_more, next_cursor = selectors.request_logs_page(
+            rows, limit=limit, sort=sort, cursor=params.get("cursor")
+        )
         entries = [request_log_data(r) for r in rows]
         if output == "csv":
             return request_logs_csv(entries)
-        return Response(list_body(entries, has_more, str(rows[-1].id) if has_more else None))
+        return Response(list_body(entries, has_more, next_cursor))

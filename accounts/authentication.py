@@ -21,7 +21,7 @@ from accounts.client_ip import client_ip
 from accounts.keys import environment_of, hash_key
 from accounts.models import ApiKey
 from accounts.selectors import api_key_by_hash
-from aiprod.errors import WWW_AUTHENTICATE, ApplicationError, retry_after_seconds
+from aiprod.errors import WWW_AUTHENTICATE, ApplicationError, rate_limited_message, retry_after_seconds
 from quotas.ratelimit import cache_usage
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -86,7 +86,7 @@ def _too_many_failures(wait: int) -> ApplicationError:
     return ApplicationError(
         429,
         "RATE_LIMITED",
-        f"Rate limit exceeded. Retry after {wait} seconds (too many failed authentications from this address)",
+        rate_limited_message(wait, " (too many failed authentications from this address)"),
         {"Retry-After": str(wait)},
     )
 

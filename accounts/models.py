@@ -39,12 +39,15 @@ class Account(models.Model):
     name = models.CharField(max_length=200, blank=True)
     tier = models.CharField(max_length=20, choices=Tier.choices, default=Tier.FREE)
     # Enterprise limits, set by staff; null means the tier's default.
-    jobs_per_month = models.PositiveIntegerField(null=True, blank=True)
-    requests_per_second = models.PositiveIntegerField(null=True, blank=True)
-    data_gb_per_month = models.PositiveIntegerField(null=True, blank=True)
+    jobs_per_month = models.PositiveIntegerField("jobs per month", null=True, blank=True,
+                                                 help_text="Enterprise; empty = the tier's limit")
+    requests_per_second = models.PositiveIntegerField("requests per second", null=True, blank=True,
+                                                      help_text="Enterprise; empty = the tier's limit")
+    data_gb_per_month = models.PositiveIntegerField("data per month (GB)", null=True, blank=True,
+                                                    help_text="Enterprise; empty = the tier's limit")
     suspended = models.BooleanField(default=False)
     suspended_reason = models.CharField(max_length=500, blank=True)
-    ip_allowlist_enabled = models.BooleanField(default=False)
+    ip_allowlist_enabled = models.BooleanField("IP allow-list enabled", default=False)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="account"
     )
@@ -97,7 +100,8 @@ class ApiKey(models.Model):
 
 class IpAllowlistEntry(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="ip_allowlist")
-    cidr = models.CharField(max_length=50, help_text="IPv4 or IPv6 network, e.g. 203.0.113.0/24")
+    cidr = models.CharField("address or network", max_length=50,
+                            help_text="IPv4 or IPv6 address or CIDR network, e.g. 203.0.113.7 or 203.0.113.0/24")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

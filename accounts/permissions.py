@@ -34,8 +34,9 @@ class IpAllowed(BasePermission):
             raise ApplicationError(
                 403,
                 "IP_NOT_ALLOWED",
-                f"Requests from {address} are not allowed by this account's IP allow-list. "
-                "Add the address at /account/security/whitelist",
+                f"Requests from {address} are not allowed by this account's IP allow-list. To allow "
+                f"{address}, add it on the dashboard's Security page (/dashboard/security), or call "
+                "POST /account/security/whitelist from an address already on the list",
             )
         return True
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from accounts import key_cache
 from accounts.models import Account, ApiKey, RequestLog
 from aiprod import rows
+from aiprod.errors import ValidationFailed
+from aiprod.pagination import decode_cursor, encode_cursor
+
+MAX_CURSOR_LENGTH = 200
 
 
 def api_keys_for(account):
@@ -18,6 +24,32 @@ def request_logs_for(account, *, livemode: bool, errors_only: bool = False, requ
     if request_id:
         logs = logs.filter(request_id=request_id)
     return logs
+
+
+def request_logs_page(logs, *, limit: int, sort: str = "desc", cursor: str | None = None):
+    """One page of request logs in the order the requests happened: by
+    created_at, the id only breaking ties. Not by id alone: rows arrive in
+    batches from several server processes (the async writer), so insertion
+    order is not request order. Returns (rows, has_more, next_cursor); the
+    cursor names the last row's (created_at, id). The API, the dashboard's
+    page and both CSV exports read through here."""
+    if cursor:
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise ValidationFailed({"cursor": ["Invalid cursor"]})
+        created_at, raw_id = decode_cursor(cursor)
+        try:
+            last_id = int(raw_id)
+        except ValueError:
+            raise ValidationFailed({"cursor": ["Invalid cursor"]}) from None
+        if sort == "asc":
+            logs = logs.filter(Q(created_at__gt=created_at) | Q(created_at=created_at, id__gt=last_id))
+        else:
+            logs = logs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=last_id))
+    order = ("created_at", "id") if sort == "asc" else ("-created_at", "-id")
+    page = list(logs.order_by(*order)[: limit + 1])
+    has_more = len(page) > limit
+    page = page[:limit]
+    return page, has_more, (encode_cursor(page[-1].created_at, str(page[-1].id)) if has_more else None)
 
 
 def request_logs_for_object(object_id: str):

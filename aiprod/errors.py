@@ -120,6 +120,16 @@ def retry_after_seconds(seconds: float) -> int:
     return max(1, math.ceil(seconds))
 
 
+def seconds_text(n: int) -> str:
+    """ "1 second", "5 seconds": for messages people read."""
+    return f"{n} second" if n == 1 else f"{n} seconds"
+
+
+def rate_limited_message(wait: int, why: str = "") -> str:
+    """The 429 message of SPEC §7: "Rate limit exceeded. Retry after N seconds"."""
+    return f"Rate limit exceeded. Retry after {seconds_text(wait)}{why}"
+
+
 def database_unavailable(request) -> JsonResponse:
     return error_response(
         request,
@@ -154,11 +164,11 @@ def response_for_exception(request, exc) -> JsonResponse | None:
     if isinstance(exc, (drf_exceptions.NotFound, Http404)):
         return error_response(request, 404, "NOT_FOUND", "The requested resource does not exist")
     if isinstance(exc, Ratelimited):
-        return error_response(request, 429, "RATE_LIMITED", "Rate limit exceeded. Retry after 1 seconds", {"Retry-After": "1"})
+        return error_response(request, 429, "RATE_LIMITED", rate_limited_message(1), {"Retry-After": "1"})
     if isinstance(exc, drf_exceptions.Throttled):
         wait = retry_after_seconds(exc.wait or 1)
         return error_response(
-            request, 429, "RATE_LIMITED", f"Rate limit exceeded. Retry after {wait} seconds", {"Retry-After": str(wait)}
+            request, 429, "RATE_LIMITED", rate_limited_message(wait), {"Retry-After": str(wait)}
         )
     if isinstance(exc, (PermissionDenied, drf_exceptions.PermissionDenied)):
         return error_response(request, 403, "FORBIDDEN", "You may not perform this operation")

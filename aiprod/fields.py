@@ -4,6 +4,8 @@ JSON is typed: "3600" is not an integer ("Expected integer, got string"),
 and `true` is not an integer either.
 """
 
+import difflib
+
 from rest_framework import serializers
 
 JSON_TYPE_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object"}
@@ -50,9 +52,22 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+def unknown_choice(choices) -> str:
+    """The guide's "Unknown choice", followed by what would have been accepted."""
+    return "Unknown choice. Must be one of: " + ", ".join(choices)
+
+
+def unknown_field(name: str, known) -> str:
+    """ "Unknown field", with a hint when `name` is a near miss of a known
+    field ("url" for "input_url", "meta" for "metadata")."""
+    close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.5)
+    return f"Unknown field; did you mean `{close[0]}`?" if close else "Unknown field"
+
+
 class StrictChoiceField(serializers.ChoiceField):
     """A choice with the guide's wording: "Must be one of: a, b, c" by default,
-    or "Unknown choice" (as for a job's type) when `unknown_message` is set."""
+    or "Unknown choice" (as for a job's type) when `unknown_message` is set,
+    followed by the valid choices."""
 
     def __init__(self, choices, unknown_message: str | None = None, **kwargs):
         super().__init__(choices, **kwargs)
@@ -62,9 +77,10 @@ class StrictChoiceField(serializers.ChoiceField):
         if not isinstance(data, str):
             raise serializers.ValidationError(expected("string", data))
         if data not in self.choice_strings_to_values:
-            raise serializers.ValidationError(
-                self.unknown_message or "Must be one of: " + ", ".join(self.choice_strings_to_values)
-            )
+            if self.unknown_message:
+                raise serializers.ValidationError(f"{self.unknown_message}. Must be one of: "
+                                                  + ", ".join(self.choice_strings_to_values))
+            raise serializers.ValidationError("Must be one of: " + ", ".join(self.choice_strings_to_values))
         return self.choice_strings_to_values[data]
 
 
@@ -83,14 +99,23 @@ class StrictListField(serializers.ListField):
 
 
 class RejectUnknownFieldsMixin:
-    """Unknown fields are an error, not silently dropped."""
+    """Unknown fields are an error, not silently dropped; reported together
+    with the known fields' errors (missing, invalid), so one round trip shows
+    everything wrong with a request."""
 
     def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = set(data) - set(self.fields)
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field"] for name in sorted(unknown)})
-        return super().to_internal_value(data)
+        if not isinstance(data, dict):
+            return super().to_internal_value(data)
+        unknown = {name: [unknown_field(name, self.fields)] for name in sorted(set(data) - set(self.fields), key=str)}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not unknown or not isinstance(exc.detail, dict):
+                raise
+            raise serializers.ValidationError({**exc.detail, **unknown}) from None
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
 
 
 class StrictSerializer(RejectUnknownFieldsMixin, serializers.Serializer):

@@ -10,7 +10,7 @@ WWW-Authenticate on 401).
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 
 
@@ -158,3 +158,9 @@ def int_query(name: str, *, minimum: int | None = None, maximum: int | None = No
 
 def str_query(name: str, *, description: str = "", **kwargs):
     return OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=description, **kwargs)
+
+
+def request_examples(**named: dict) -> list[OpenApiExample]:
+    """Request bodies shown in /docs (``examples=request_examples(Minimal={...})``);
+    the first is what "Try it out" pre-fills."""
+    return [OpenApiExample(name.replace("_", " "), value=value, request_only=True) for name, value in named.items()]

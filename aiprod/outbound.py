@@ -367,6 +367,28 @@ def _requote(value: str) -> str:
         return quote(value, safe="!#$%&'()*+,/:;=?@[]~")
 
 
+_LOCAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7",
+))
+LOCAL_DEVELOPMENT_HINT = "; for local development set AIPROD_ALLOW_INSECURE_URLS=1 on the server"
+
+
+def _local_hint(host: str | None) -> str:
+    """The hint for a URL refused because insecure URLs are off, when its host
+    is this machine or a private network (a developer's own file server), not
+    for public names nor link-local/metadata addresses."""
+    host = (host or "").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return LOCAL_DEVELOPMENT_HINT
+    try:
+        addr = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return ""
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return LOCAL_DEVELOPMENT_HINT if any(addr in net for net in _LOCAL_NETWORKS if net.version == addr.version) else ""
+
+
 def _parse(url: str, label: str, policy: _Policy):
     invalid = OutboundError(f"{label} is not a valid URL", code=CODE_INVALID_URL)
     if not isinstance(url, str) or not url or len(url) > 8192:
@@ -384,7 +406,7 @@ def _parse(url: str, label: str, policy: _Policy):
             raise OutboundError(f"{label} must use HTTPS", code=CODE_INVALID_URL)
         raise invalid
     if scheme == "http" and not policy.allow_http:
-        raise OutboundError(f"{label} must use HTTPS", code=CODE_INVALID_URL)
+        raise OutboundError(f"{label} must use HTTPS{_local_hint(parts.hostname)}", code=CODE_INVALID_URL)
     host = parts.hostname  # lowercased, brackets removed
     if not host:
         raise invalid
@@ -438,7 +460,7 @@ def _resolve(host: str, port: int, label: str) -> tuple:
     return tuple(addresses)
 
 
-def _check_addresses(addresses, label: str, policy: _Policy) -> None:
+def _check_addresses(addresses, label: str, policy: _Policy, host: str | None = None) -> None:
     if not policy.check_addresses:
         return
     for _family, sockaddr in addresses:
@@ -447,14 +469,14 @@ def _check_addresses(addresses, label: str, policy: _Policy) -> None:
         except ValueError:
             ok = False
         if not ok:
-            raise OutboundError(f"{label} resolves to a private address", code=CODE_INVALID_URL)
+            raise OutboundError(f"{label} resolves to a private address{_local_hint(host)}", code=CODE_INVALID_URL)
 
 
 def _target(url: str, label: str, policy: _Policy | None = None) -> _Target:
     policy = policy or _policy()
     scheme, host, port, request_target, authorization = _parse(url, label, policy)
     addresses = _resolve(host, port, label)
-    _check_addresses(addresses, label, policy)
+    _check_addresses(addresses, label, policy, host)
     return _Target(url, scheme, host, port, request_target, addresses, authorization)
 
 

@@ -185,6 +185,10 @@ RATELIMIT_FAIL_OPEN = True
 # After a cache error, skip the rate limiter for this long (seconds) per process.
 AIPROD_RATELIMIT_BREAKER_SECONDS = env_int("AIPROD_RATELIMIT_BREAKER_SECONDS", 5)
 SILENCED_SYSTEM_CHECKS: list[str] = []
+if not REDIS_URL:
+    # W001 ("not officially supported") is about ProcessLocalCache, deliberate in the
+    # one-process setup (quotas/cache.py); scripts/run.sh says so once, in its banner.
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.W001")
 
 # --- Auth / i18n --------------------------------------------------------------
 # For every password set through Django (admin user forms, createsuperuser,

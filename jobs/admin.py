@@ -104,7 +104,7 @@ class JobAdmin(SafeLookupsAdmin):
     def force_timeout(self, request, queryset):
         actor = f"admin:{request.user.get_username()}"
         self._apply(request, queryset, "Force timeout",
-                    lambda job: timeout_job(job, reason=f"Forced by support ({request.user.get_username()})",
+                    lambda job: timeout_job(job, reason="Forced by AIPROD support",
                                             actor=actor))
 
     @admin.action(description="Retry", permissions=["change"])

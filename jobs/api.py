@@ -15,8 +15,8 @@ from rest_framework.response import Response
 
 from accounts.scoping import get_owned_or_404, owned_by
 from aiprod.api import ApiView
-from aiprod.errors import not_found
-from aiprod.openapi import api_doc, int_query, str_query
+from aiprod.errors import ApplicationError, not_found
+from aiprod.openapi import api_doc, int_query, request_examples, str_query
 from aiprod.pagination import list_body, paginate
 from jobs import selectors
 from jobs.models import Job, JobStatus
@@ -103,7 +103,13 @@ class JobListView(ApiView):
                                   "(with Idempotent-Replayed: true) instead of creating a second job"),
                  OpenApiParameter("Idempotent-Replayed", _str, OpenApiParameter.HEADER, response=[201],
                                   enum=["true"], description="Present on a replayed answer"),
-             ])
+             ], examples=request_examples(
+                 Minimal={"name": "first-job", "input_url": "https://example.com/clip.mp4"},
+                 Typed_with_params={"name": "thumb-42", "input_url": "https://example.com/photo.jpg",
+                                    "type": "image.transform", "params": {"width": 320, "format": "webp"},
+                                    "timeout": 300, "webhook_url": "https://example.com/hooks/aiprod",
+                                    "metadata": {"user_id": "42"}},
+             ))
     def post(self, request):
         data = JobCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -130,7 +136,9 @@ class JobStreamView(ApiView):
     required_scopes = WRITE
 
     @api_doc(summary="Create a job from a streamed upload (the raw body is the file)", request={"application/octet-stream": OpenApiTypes.BINARY},
-             response=JobOut, status=201, errors=(413, 422), parameters=STREAM_QUERY)
+             response=JobOut, status=201, errors=(413, 422), parameters=STREAM_QUERY,
+             description="curl --data-binary @clip.mp4 -H 'X-API-Key: sk_live_...' "
+             "'https://api.example.com/jobs/stream?filename=clip.mp4&type=audio.convert&params=%7B%22format%22%3A%22mp3%22%7D'")
     def post(self, request):
         query = JobStreamQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
@@ -172,7 +180,8 @@ class JobBatchView(ApiView):
     required_tier = "pro"
 
     @api_doc(summary="Retrieve up to 100 jobs in one request (Pro, Enterprise)", request=JobBatchInput,
-             response=JobBatchOut, errors=(413,))
+             response=JobBatchOut, errors=(413,),
+             examples=request_examples(Two_jobs={"ids": ["job_abc123", "job_def456"]}))
     def post(self, request):
         data = JobBatchInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -188,7 +197,9 @@ class JobDetailView(JobView):
         return Response(_render(request, self.get_job(request, job_id)))
 
     @api_doc(summary="Update name, metadata, webhook_url, or cancel with status=cancelled", request=JobUpdateInput,
-             response=JobOut, errors=(404, 413, 422))
+             response=JobOut, errors=(404, 413, 422),
+             examples=request_examples(Rename={"name": "renamed-job", "metadata": {"user_id": "42"}},
+                                       Cancel={"status": "cancelled"}))
     def patch(self, request, job_id):
         job = self.get_job(request, job_id)
         data = JobUpdateInput(data=request.data)
@@ -213,7 +224,8 @@ class JobTimeoutView(JobView):
     required_scopes = WRITE
 
     @api_doc(summary="Force a pending or processing job to fail with TIMEOUT", request=JobTimeoutInput,
-             response=JobOut, errors=(404, 413, 422))
+             response=JobOut, errors=(404, 413, 422),
+             examples=request_examples(With_a_reason={"reason": "Stuck at 40% for an hour"}))
     def post(self, request, job_id):
         job = self.get_job(request, job_id)
         data = JobTimeoutInput(data=request.data)
@@ -272,7 +284,10 @@ class JobOutputView(JobView):
                 raise not_found("Output")
             return _file_response(job, name)
         job = self.get_job(request, job_id)
-        if job.status != JobStatus.COMPLETED or not job.output_file:
+        if job.status == JobStatus.COMPLETED and not job.output_file:
+            raise ApplicationError(404, "NOT_FOUND", f"Job {job.pk} ({job.type}) has no output file: its result "
+                                   f"is in the job's `output` field (GET /jobs/{job.pk})")
+        if job.status != JobStatus.COMPLETED:
             raise not_found(f"Output of job {job.pk} (status {job.status})")
         return _file_response(job, job.output_file)
 

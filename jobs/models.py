@@ -61,6 +61,9 @@ class Job(models.Model):
 
     params = models.JSONField(default=dict, blank=True)
     timeout = models.PositiveIntegerField(help_text="Seconds of processing allowed per attempt")
+    # True when the client gave no timeout: it then follows the type, so an
+    # `auto` job gets its resolved type's default once the bytes decide it.
+    timeout_is_default = models.BooleanField(default=False)
     webhook_url = models.CharField(max_length=2048, null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
 

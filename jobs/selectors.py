@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_datetime
 from accounts.selectors import request_logs_for_object
 from aiprod.errors import ValidationFailed
 from aiprod.timefmt import parse_instant
+from aiprod.fields import unknown_choice
 from jobs.models import Job, JobStatus, JobTransition
 from jobs.serializers import (
     STATUS_CHOICES,
@@ -38,7 +39,7 @@ def filter_jobs(queryset, params):
     type_name = params.get("type")
     if type_name:
         if type_name not in types.type_choices():
-            errors["type"] = ["Unknown choice"]
+            errors["type"] = [unknown_choice(types.type_choices())]
         else:
             queryset = queryset.filter(type=type_name)
     name = params.get("name")

@@ -155,7 +155,8 @@ class JobCreateInput(StrictSerializer):
     name = NameField()
     input_url = StrictCharField(max_length=4096, error_messages={"blank": "This field is required"})
     type = StrictChoiceField(choices=types.type_choices(), unknown_message="Unknown choice", required=False)
-    timeout = _timeout_field(required=False)
+    timeout = _timeout_field(required=False, help_text="Seconds per attempt; default: the type's class default "
+                             "(for auto, that of the type the input resolves to)")
     webhook_url = HttpsUrlField(required=False, allow_null=True)
     metadata = MetadataField(required=False)
     params = StrictDictField(required=False)
@@ -231,6 +232,14 @@ def timeline_entry_request(log) -> dict:
     }
 
 
+def public_actor(actor: str | None) -> str | None:
+    """Who made a change, as the customer sees it: staff names stay in the
+    admin's audit ("admin:sam"), the customer sees "AIPROD support"."""
+    if actor and actor.startswith("admin:"):
+        return "AIPROD support"
+    return actor or None
+
+
 def timeline_entry_transition(t, *, staff: bool = False) -> dict:
     """``staff``: the worker's real `host:pid` (the admin), else its public label."""
     return {
@@ -240,7 +249,7 @@ def timeline_entry_transition(t, *, staff: bool = False) -> dict:
         "to_status": t.to_status,
         "worker": (t.worker or None) if staff else public_worker(t.worker),
         "attempt": t.attempt,
-        "actor": t.actor or None,
+        "actor": (t.actor or None) if staff else public_actor(t.actor),
         "reason": t.reason or None,
         "error_code": t.error_code,
     }

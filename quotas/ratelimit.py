@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django_ratelimit.core import get_usage
 
-from aiprod.errors import ApplicationError, retry_after_seconds
+from aiprod.errors import ApplicationError, rate_limited_message, retry_after_seconds
 from quotas.plans import limits_for
 
 logger = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def consume_request(request, account) -> RateState | None:
         raise ApplicationError(
             429,
             "RATE_LIMITED",
-            f"Rate limit exceeded. Retry after {wait} seconds",
+            rate_limited_message(wait),
             {"Retry-After": str(wait), **state.headers()},
         )
     return state

@@ -27,6 +27,12 @@ fi
 # host-private directory; emptied first, or an earlier run's counts would be added.
 export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$PWD/var/prometheus}"
 mkdir -p "$PROMETHEUS_MULTIPROC_DIR" && find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
+case "${AIPROD_ALLOW_INSECURE_URLS:-}" in
+  1|true|yes|on|TRUE|True|YES|ON)
+    echo "Input/webhook URLs: AIPROD_ALLOW_INSECURE_URLS=1, so http:// and local/private addresses are allowed (development only)." ;;
+  *)
+    echo "Input/webhook URLs: HTTPS to public hosts only (AIPROD_ALLOW_INSECURE_URLS off); to use files on this machine, start with AIPROD_ALLOW_INSECURE_URLS=1 make run, or upload them with POST /jobs/stream." ;;
+esac
 
 pids=()
 cleanup() {

@@ -15,6 +15,7 @@ from accounts.authentication import forget_blocked_addresses
 from accounts.models import Account
 from accounts.services.accounts import create_account
 from accounts.services.api_keys import create_api_key
+from aiprod.ops import maintenance, status
 
 
 class Api:
@@ -92,6 +93,11 @@ def _fresh_cache():
             pass
     key_cache.clear()  # nor cached key lookups
     forget_blocked_addresses()  # nor this process's blocks of guessing addresses
+    # Nor the maintenance switch and status checks memoised for a few seconds:
+    # a switch turned on in a rolled-back test must not answer 503 in the next,
+    # and whether a request re-reads it must not depend on the test before.
+    maintenance.forget()
+    status.forget_checks()
     yield
 
 

@@ -40,7 +40,7 @@ class WebhookEndpointAdmin(ReadOnlyMixin, SafeLookupsAdmin):
     def deactivate(self, request, queryset):
         count = 0
         for endpoint in queryset:
-            if endpoint_services.deactivate(endpoint.id, f"Deactivated by AIPROD support ({request.user})"):
+            if endpoint_services.deactivate(endpoint.id, "Deactivated by AIPROD support"):
                 self.log_change(request, endpoint, "Deactivated")
                 count += 1
         self.message_user(request, f"Deactivated {count} endpoint(s)", messages.SUCCESS)

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from accounts.scoping import get_owned_or_404, owned_by
 from aiprod.api import ApiView
 from aiprod.errors import ApplicationError, ValidationFailed
-from aiprod.openapi import api_doc, int_query, str_query
+from aiprod.openapi import api_doc, int_query, request_examples, str_query
 from aiprod.pagination import list_body, paginate
 from webhooks import selectors
 from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint
@@ -78,7 +78,9 @@ class WebhookListView(WebhookView):
         return Response(list_body(data, has_more, cursor))
 
     @api_doc(summary="Register a webhook endpoint (the secret is in the answer)", request=EndpointCreateInput,
-             response=EndpointOut, status=201, errors=(413, 422))
+             response=EndpointOut, status=201, errors=(413, 422),
+             examples=request_examples(Job_outcomes={"url": "https://example.com/hooks/aiprod",
+                                                     "events": ["job.completed", "job.failed"]}))
     def post(self, request):
         values = _valid(EndpointCreateInput, request)
         endpoint = endpoint_services.create_endpoint(
@@ -96,7 +98,8 @@ class WebhookDetailView(WebhookView):
         return Response(endpoint_data(endpoint, include_secret=True, logs=logs))
 
     @api_doc(summary="Change url, events or active (a new url or re-enabling needs verifying again)",
-             request=EndpointUpdateInput, response=EndpointOut, errors=(404, 413, 422))
+             request=EndpointUpdateInput, response=EndpointOut, errors=(404, 413, 422),
+             examples=request_examples(Pause={"active": False}))
     def patch(self, request, webhook_id):
         endpoint = self.endpoint(request, webhook_id)
         values = _valid(EndpointUpdateInput, request)
@@ -146,7 +149,7 @@ class RotateSecretView(WebhookView):
 
 class TestEventView(WebhookView):
     @api_doc(summary="Send a sample event to this endpoint now", request=TestEventInput, response=DeliveryLogOut,
-             errors=(404, 413))
+             errors=(404, 413), examples=request_examples(Completed={"event": "job.completed"}))
     def post(self, request, webhook_id):
         endpoint = self.endpoint(request, webhook_id)
         values = _valid(TestEventInput, request)
@@ -156,7 +159,7 @@ class TestEventView(WebhookView):
 
 class RecoverView(WebhookView):
     @api_doc(summary="Re-send every failed delivery since a time", request=RecoverInput, response=RecoveryOut,
-             status=202, errors=(404, 413))
+             status=202, errors=(404, 413), examples=request_examples(Since={"since": "2026-02-04T10:00:00Z"}))
     def post(self, request, webhook_id):
         endpoint = self.endpoint(request, webhook_id)
         since = _valid(RecoverInput, request)["since"]

@@ -99,3 +99,19 @@ def setup_after_migrate(sender, using="default", verbosity=1, **kwargs):
         create_contenttypes(app_config, verbosity=0, using=using)
         create_permissions(app_config, verbosity=0, using=using)
     ensure_support_group()
+
+
+def create_support_user(username: str, *, email: str = "", password: str):
+    """A staff user (admin login, not a superuser) in the Support group, which
+    is (re)created first. Raises ValueError if the username is taken.
+
+    Side effects: one User row, the group's permissions refreshed."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model()
+    if users.objects.filter(username=username).exists():
+        raise ValueError(f"A user named {username} already exists")
+    group = ensure_support_group()
+    user = users.objects.create_user(username, email, password, is_staff=True)
+    user.groups.add(group)
+    return user

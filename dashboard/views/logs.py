@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.shortcuts import render
 
 from accounts.exports import request_logs_csv
-from accounts.selectors import request_logs_for
+from accounts.selectors import request_logs_for, request_logs_page
+from aiprod.errors import ValidationFailed
 from accounts.serializers import request_log_data
 from dashboard.customer import customer_view
 from dashboard.forms import LogFilterForm
@@ -30,17 +31,15 @@ def _filtered(request):
 @customer_view
 def log_list(request):
     form, values, rows = _filtered(request)
-    before = request.GET.get("before", "")
-    if before.isascii() and before.isdigit() and len(before) <= 20:
-        rows = rows.filter(id__lt=int(before))
-    page = list(rows.order_by("-id")[: PAGE_SIZE + 1])
-    has_more = len(page) > PAGE_SIZE
-    page = page[:PAGE_SIZE]
+    try:
+        page, _, next_cursor = request_logs_page(rows, limit=PAGE_SIZE, cursor=request.GET.get("before") or None)
+    except ValidationFailed:  # a mangled link: start from the newest
+        page, _, next_cursor = request_logs_page(rows, limit=PAGE_SIZE)
     query = request.GET.copy()
     query.pop("before", None)
     older = None
-    if has_more:
-        query["before"] = str(page[-1].id)
+    if next_cursor:
+        query["before"] = next_cursor
         older = query.urlencode()
     query.pop("before", None)
     return render(
@@ -60,5 +59,6 @@ def log_list(request):
 @customer_view
 def log_csv(request):
     _, _, rows = _filtered(request)
-    entries = [request_log_data(row) for row in rows.order_by("-id")[:CSV_MAX_ROWS]]
+    page, _, _ = request_logs_page(rows, limit=CSV_MAX_ROWS)
+    entries = [request_log_data(row) for row in page]
     return request_logs_csv(entries)

@@ -42,9 +42,17 @@ def duplicate_job() -> ApplicationError:
     return ApplicationError(422, "DUPLICATE_JOB", "Job with this name already exists in this month")
 
 
-def constraint_name(exc: IntegrityError) -> str | None:
-    diag = getattr(exc.__cause__, "diag", None)
-    return getattr(diag, "constraint_name", None)
+def name_conflict(job: Job, name: str) -> bool:
+    """Whether another job of `job`'s account, environment and month holds
+    `name`: asked after an IntegrityError, once the failed savepoint has rolled
+    back, to tell the monthly name constraint (NAME_CONSTRAINT) from any other
+    violation. A query rather than the driver's error: PostgreSQL names the
+    constraint, SQLite only its columns, and both see the committed twin."""
+    return (
+        Job.objects.filter(account_id=job.account_id, livemode=job.livemode, created_month=job.created_month, name=name)
+        .exclude(pk=job.pk)
+        .exists()
+    )
 
 
 def _filename_from_url(url: str) -> str:
@@ -82,6 +90,17 @@ def _clean_params(type_name: str, params: dict | None) -> dict:
         raise ValidationFailed({"params": exc.details}) from None
 
 
+def check_type_takes(requested_type: str, kind: str | None) -> None:
+    """422 UNSUPPORTED_INPUT when the input's claimed kind rules the type out,
+    the same answer for an upload's filename and a URL's declared
+    Content-Type. No kind claimed (none, or a generic application/octet-stream)
+    and `auto` wait for the worker to sniff the bytes."""
+    if kind and requested_type != types.AUTO and not types.accepts_kind(requested_type, kind):
+        raise ApplicationError(
+            422, "UNSUPPORTED_INPUT", f"Unsupported Content-Type: {requested_type} does not take {kind} input"
+        )
+
+
 def check_before_upload(account, *, livemode: bool, kind: str, type: str | None = None,  # noqa: A002
                         params: dict | None = None, webhook_url: str | None = None) -> None:
     """What create_job would refuse about an upload, checked before its body
@@ -90,10 +109,7 @@ def check_before_upload(account, *, livemode: bool, kind: str, type: str | None 
     params (400), a used-up job quota (422 QUOTA_EXCEEDED)."""
     check_webhook_url(webhook_url)
     requested = type or types.AUTO
-    if requested != types.AUTO and not types.accepts_kind(requested, kind):
-        raise ApplicationError(
-            422, "UNSUPPORTED_INPUT", f"Unsupported Content-Type: {requested} does not take {kind} input"
-        )
+    check_type_takes(requested, kind)
     # `auto` is checked against the type the claimed kind makes it, as create_job does.
     resolved = (types.auto_type_for(kind) or types.AUTO) if requested == types.AUTO else requested
     _clean_params(resolved, params)
@@ -147,6 +163,8 @@ def create_job(
         filename = _filename_from_url(checked.final_url) or _filename_from_url(input_url)
         content_type = normalize_content_type(checked.content_type) or ""
         size = checked.content_length
+        # Refused now rather than failed later: the server declared a kind this type cannot take.
+        check_type_takes(requested_type, kind_for_content_type(content_type))
         # A guess (the worker sniffs the bytes): the URL's extension, else the Content-Type.
         kind = kind_for_filename(filename) or kind_for_content_type(content_type) or ""
     resolved_type = requested_type
@@ -173,7 +191,10 @@ def create_job(
         input_kind=kind or "",
         input_file=upload.storage_name if upload else "",
         params=clean_params,
-        timeout=timeout or types.default_timeout(requested_type),
+        # The type's default once the type is known (for `auto`, the guessed one;
+        # the worker applies the sniffed type's default if that differs).
+        timeout=timeout or types.default_timeout(resolved_type),
+        timeout_is_default=not timeout,
         webhook_url=webhook_url or None,
         metadata=metadata or {},
         created_at=now,
@@ -191,8 +212,8 @@ def create_job(
 
                 idempotency.remember(key_row, status=201, body=job_data(job), job=job)
             transitions.enqueue(job.pk)
-    except IntegrityError as exc:
-        if constraint_name(exc) == NAME_CONSTRAINT:
+    except IntegrityError:
+        if name_conflict(job, name):
             raise duplicate_job() from None
         raise
     return job

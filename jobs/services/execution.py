@@ -201,6 +201,15 @@ def _process(job: Job, input_path: str, work_dir: str, deadline: float) -> str:
         input_content_type=sniffed.content_type, input_size_bytes=os.path.getsize(input_path),
     ):
         raise _Stop()
+    if (job.timeout_is_default and job.timeout == types.default_timeout(job.type)
+            and types.default_timeout(type_name) != job.timeout):
+        # `auto` resolved now: the client gave no timeout (and nobody changed the
+        # default since), so the type's own default applies.
+        timeout = types.default_timeout(type_name)
+        if not transitions.update_running_job(job.pk, job.attempted_count, timeout=timeout):
+            raise _Stop()
+        deadline += timeout - job.timeout
+        job.timeout = timeout
     params = _validated_params(job, type_name)
     if params is not job.params and not transitions.update_running_job(job.pk, job.attempted_count, params=params):
         raise _Stop()

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 
 from aiprod.errors import invalid_state
 from jobs.models import Job, JobStatus
-from jobs.services.create import NAME_CONSTRAINT, check_webhook_url, constraint_name, duplicate_job
+from jobs.services.create import check_webhook_url, duplicate_job, name_conflict
 from jobs.services.transitions import cancel_job
 
 EDITABLE = ("name", "metadata", "webhook_url")
@@ -34,8 +34,8 @@ def update_job(job: Job, *, status: str | None = None, actor: str = "api", **fie
                 Job.objects.filter(pk=job.pk).update(**fields)
             if status == JobStatus.CANCELLED:
                 return cancel_job(job, actor=actor, reason="Cancelled by PATCH status=cancelled")
-    except IntegrityError as exc:
-        if constraint_name(exc) == NAME_CONSTRAINT:
+    except IntegrityError:
+        if "name" in fields and name_conflict(job, fields["name"]):
             raise duplicate_job() from None
         raise
     return Job.objects.get(pk=job.pk)

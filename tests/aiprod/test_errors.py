@@ -114,7 +114,7 @@ def test_django_ratelimits_refusal_is_the_json_429(raw_client, settings, db):
     assert raw_client.get("/once-an-hour").status_code == 200
     response = raw_client.get("/once-an-hour")  # django-ratelimit raises Ratelimited (a PermissionDenied)
     body = assert_error_shape(response, 429, "RATE_LIMITED")
-    assert body["message"] == "Rate limit exceeded. Retry after 1 seconds" and response["Retry-After"] == "1"
+    assert body["message"] == "Rate limit exceeded. Retry after 1 second" and response["Retry-After"] == "1"
 
 
 def test_health_is_public_and_reports_the_version(anonymous, db):

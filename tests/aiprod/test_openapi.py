@@ -180,3 +180,20 @@ def test_the_served_schema_is_the_generated_one(anonymous, db, schema):
     document, _, _ = schema
     served = anonymous.get("/openapi.json").json()
     assert served["paths"].keys() == document["paths"].keys()
+
+
+def test_every_json_body_has_a_request_example_that_its_schema_accepts(schema):
+    import jsonschema
+
+    document, _, _ = schema
+    components = document["components"]["schemas"]
+    for path, method, operation in _operations(document):
+        content = operation.get("requestBody", {}).get("content", {})
+        if "application/json" not in content:
+            continue
+        where = f"{method.upper()} {path}"
+        media = content["application/json"]
+        assert media.get("examples"), f"{where} has no request example for /docs"
+        ref = media["schema"]["$ref"].rsplit("/", 1)[1]
+        for example in media["examples"].values():
+            jsonschema.validate(example["value"], {**components[ref], "components": {"schemas": components}})

@@ -16,6 +16,7 @@ import tracemalloc
 import pytest
 
 from aiprod import outbound
+from aiprod.outbound import LOCAL_DEVELOPMENT_HINT as LOCAL_HINT
 from aiprod.outbound import OutboundError, check_url, download, post, preflight
 from tests.httpservers import (
     HANG,
@@ -163,13 +164,23 @@ def test_http_urls_are_refused_when_insecure_mode_is_off(secure):
 def test_private_and_special_addresses_are_refused(secure, host):
     with pytest.raises(OutboundError) as exc:
         check_url(f"https://{host}/file.mp4")
-    assert exc.value.message == "Input URL resolves to a private address"
+    # Loopback and private networks (a developer's own server) get the hint; metadata, CGNAT etc. do not.
+    local = host in ("127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.0.1", "192.168.1.1", "[::1]",
+                     "[::ffff:127.0.0.1]", "[fc00::1]")
+    assert exc.value.message == "Input URL resolves to a private address" + (LOCAL_HINT if local else "")
     assert exc.value.code == "INVALID_URL" and exc.value.permanent
 
 
 def test_a_hostname_resolving_to_loopback_is_refused(secure):
-    with pytest.raises(OutboundError, match="^Input URL resolves to a private address$"):
+    with pytest.raises(OutboundError) as exc:
         check_url("https://localhost/file.mp4")
+    assert exc.value.message == "Input URL resolves to a private address" + LOCAL_HINT
+
+
+def test_a_plain_http_url_to_this_machine_says_how_development_setups_allow_it(secure):
+    with pytest.raises(OutboundError) as exc:
+        check_url("http://127.0.0.1:8000/file.mp4")
+    assert exc.value.message == "Input URL must use HTTPS" + LOCAL_HINT
 
 
 def test_a_host_is_refused_when_any_of_its_addresses_is_private(secure, fake_dns):
@@ -209,9 +220,9 @@ def test_addresses_in_the_allowed_networks_count_as_public(only_127_0_0_2_allowe
 def test_a_redirect_to_a_private_address_is_refused(only_127_0_0_2_allowed):
     with serve({"/secret": (200, {}, b"internal")}) as internal:
         with serve({"/a.mp4": redirect(internal.url + "/secret")}, host="127.0.0.2") as public:
-            with pytest.raises(OutboundError, match="^Input URL resolves to a private address$"):
+            with pytest.raises(OutboundError, match="^Input URL resolves to a private address"):
                 preflight(public.url + "/a.mp4")
-            with pytest.raises(OutboundError, match="^Input URL resolves to a private address$"):
+            with pytest.raises(OutboundError, match="^Input URL resolves to a private address"):
                 download(public.url + "/a.mp4", io.BytesIO(), max_bytes=MB)
         assert internal.requests == []
 
@@ -221,7 +232,7 @@ def test_a_webhook_to_a_private_address_is_refused_permanently(secure):
         with pytest.raises(OutboundError) as exc:
             post(f"https://127.0.0.1:{srv.port}/hook", b"{}", {})
         assert srv.requests == []
-    assert exc.value.message == "Webhook URL resolves to a private address"
+    assert exc.value.message == "Webhook URL resolves to a private address" + LOCAL_HINT
     assert exc.value.permanent
 
 

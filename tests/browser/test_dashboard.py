@@ -114,3 +114,22 @@ def test_the_mode_switch_and_the_phone_layout(page, chromium):
         assert not page.find("table thead").is_displayed()
     finally:
         chromium.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_the_jobs_tables_error_column_is_in_view_at_1280_pixels(page, chromium):
+    from tests.dashboard.conftest import make_job
+
+    customer = make_customer("pro")
+    make_job(customer.account, name="nightly-export-" + "x" * 70 + ".mp4", type="document.extract_text",
+             error="Unsupported Content-Type: audio.transcribe does not take image input (image/png); "
+                   "https://cdn.example.com/" + "a" * 60, error_code="UNSUPPORTED_INPUT")
+    page.login(customer.user.username, PASSWORD)
+    page.visit("/dashboard/jobs")
+    assert chromium.execute_script("return window.innerWidth") == 1280
+    wrap = page.find(".table-wrap")
+    # Nothing to scroll sideways, and the error cell ends inside the visible table.
+    assert chromium.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth", wrap)
+    right = chromium.execute_script("return arguments[0].getBoundingClientRect().right", wrap)
+    cell = page.find("td.cell-error")
+    assert chromium.execute_script("return arguments[0].getBoundingClientRect().right", cell) <= right
+    assert "UNSUPPORTED_INPUT" in cell.text

@@ -53,3 +53,15 @@ def test_the_free_tier_is_told_the_allow_list_needs_pro(customers):
     response = free.client.post("/dashboard/security/allowlist/add", {"ip": "203.0.113.9"})
     assert response.status_code == 302
     assert not free.account.ip_allowlist.exists()
+
+
+def test_a_refused_api_caller_is_sent_to_the_security_page_which_works_from_its_address(customer):
+    customer.client.post("/dashboard/security/allowlist/add", {"ip": "203.0.113.9"})
+    customer.client.post("/dashboard/security/allowlist/toggle", {"enabled": "on", "force": "on"})
+    refused = Api(customer.persona.key).get("/account/api-keys/current", REMOTE_ADDR="198.51.100.7").json()
+    assert refused["code"] == "IP_NOT_ALLOWED"
+    assert "198.51.100.7" in refused["message"] and "/dashboard/security" in refused["message"]
+    # The place it points to answers from that very address, and adding it lets the API in.
+    assert customer.client.get("/dashboard/security", REMOTE_ADDR="198.51.100.7").status_code == 200
+    customer.client.post("/dashboard/security/allowlist/add", {"ip": "198.51.100.7"}, REMOTE_ADDR="198.51.100.7")
+    assert Api(customer.persona.key).get("/account/api-keys/current", REMOTE_ADDR="198.51.100.7").status_code == 200

@@ -51,7 +51,7 @@ def test_force_timeout_action_fails_the_job_and_is_recorded(staff, jobs):
     assert response.status_code == 302
     job = Job.objects.get(pk=jobs["stuck"])
     assert (job.status, job.error_code) == ("failed", "TIMEOUT")
-    assert job.error == "Timeout: Forced by support (support)"
+    assert job.error == "Timeout: Forced by AIPROD support"
     assert LogEntry.objects.filter(object_id=jobs["stuck"], change_message__contains="Force timeout").exists()
 
 

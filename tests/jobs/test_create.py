@@ -9,6 +9,8 @@ from jobs.models import Job, JobTransition
 from tests.httpservers import serve
 from tests.jobs.helpers import create_job, created, unique_name
 
+ALL_TYPES = "auto, audio.convert, audio.transcribe, document.extract_text, image.transform, media.probe, video.convert, video.thumbnail"
+
 
 def details(response) -> dict:
     assert response.status_code == 400, response.content
@@ -65,12 +67,18 @@ def test_auto_stays_auto_when_the_url_does_not_tell_the_kind(free, files):
 
 
 @pytest.mark.parametrize(
-    ("job_type", "timeout"),
-    [("media.probe", 300), ("image.transform", 300), ("audio.transcribe", 1800), ("video.convert", 3600), ("auto", 3600)],
+    ("job_type", "filename", "timeout"),
+    [("media.probe", "clip.mp4", 300), ("image.transform", "pic.png", 300), ("audio.transcribe", "tone.wav", 1800),
+     ("video.convert", "clip.mp4", 3600)],
 )
-def test_the_default_timeout_follows_the_types_class(free, files, job_type, timeout):
-    job = created(create_job(free.api, files, "pic.png", type=job_type))
+def test_the_default_timeout_follows_the_types_class(free, files, job_type, filename, timeout):
+    job = created(create_job(free.api, files, filename, type=job_type))
     assert job["timeout"] == timeout
+
+
+@pytest.mark.parametrize(("filename", "timeout"), [("pic.png", 300), ("tone.wav", 1800), ("clip.mp4", 3600)])
+def test_auto_gets_the_default_timeout_of_the_type_it_resolves_to(free, files, filename, timeout):
+    assert created(create_job(free.api, files, filename))["timeout"] == timeout
 
 
 def test_an_explicit_timeout_is_kept(free, files):
@@ -107,8 +115,8 @@ def test_a_timeout_outside_60_to_7200_is_refused(free, files, timeout):
     assert details(create_job(free.api, files, timeout=timeout)) == {"timeout": ["Must be between 60 and 7200"]}
 
 
-def test_an_unknown_type_is_unknown_choice(free, files):
-    assert details(create_job(free.api, files, type="video.teleport")) == {"type": ["Unknown choice"]}
+def test_an_unknown_type_is_unknown_choice_listing_the_valid_types(free, files):
+    assert details(create_job(free.api, files, type="video.teleport")) == {"type": [f"Unknown choice. Must be one of: {ALL_TYPES}"]}
 
 
 @pytest.mark.parametrize("name", ["", "x" * 256])
@@ -160,6 +168,22 @@ def test_params_the_processor_refuses_are_reported_under_params(free, files):
 
 def test_unknown_fields_are_refused(free, files):
     assert details(create_job(free.api, files, priority="high")) == {"priority": ["Unknown field"]}
+
+
+def test_a_near_miss_field_name_gets_a_hint(free, files):
+    assert details(create_job(free.api, files, meta={"a": "b"})) == {"meta": ["Unknown field; did you mean `metadata`?"]}
+
+
+def test_a_newcomers_first_body_gets_every_error_at_once(free):
+    # {"type", "url"}: the unknown field, both missing fields and the bad type, in one answer.
+    response = free.api.post("/jobs", {"type": "transcribe", "url": "http://example.com/a.wav", "timeout": "60"})
+    assert details(response) == {
+        "name": ["This field is required"],
+        "input_url": ["This field is required"],
+        "type": [f"Unknown choice. Must be one of: {ALL_TYPES}"],
+        "timeout": ["Expected integer, got string"],
+        "url": ["Unknown field; did you mean `input_url`?"],
+    }
 
 
 def test_a_non_object_body_is_refused(free):
@@ -219,20 +243,29 @@ def test_a_plain_http_input_url_must_use_https(free, settings, db):
     assert error(response, 422, "INVALID_URL")["message"] == "Input URL must use HTTPS"
 
 
+LOCAL_HINT = "; for local development set AIPROD_ALLOW_INSECURE_URLS=1 on the server"
+
+
+def test_a_plain_http_input_url_on_this_machine_says_how_development_setups_allow_it(free, settings, files):
+    settings.AIPROD_ALLOW_INSECURE_URLS = False
+    response = free.api.post("/jobs", {"name": "x", "input_url": f"{files.url}/pic.png"})
+    assert error(response, 422, "INVALID_URL")["message"] == "Input URL must use HTTPS" + LOCAL_HINT
+
+
 @pytest.mark.parametrize(
-    "url",
+    ("url", "hint"),
     [
-        "https://127.0.0.1/a.png",
-        "https://10.1.2.3/a.png",
-        "https://169.254.169.254/latest/meta-data/",
-        "https://[::1]/a.png",
-        "https://localhost/a.png",
+        ("https://127.0.0.1/a.png", LOCAL_HINT),
+        ("https://10.1.2.3/a.png", LOCAL_HINT),
+        ("https://169.254.169.254/latest/meta-data/", ""),  # cloud metadata: no invitation
+        ("https://[::1]/a.png", LOCAL_HINT),
+        ("https://localhost/a.png", LOCAL_HINT),
     ],
 )
-def test_input_urls_pointing_inside_are_refused(free, settings, url):
+def test_input_urls_pointing_inside_are_refused(free, settings, url, hint):
     settings.AIPROD_ALLOW_INSECURE_URLS = False
     response = free.api.post("/jobs", {"name": "x", "input_url": url})
-    assert error(response, 422, "INVALID_URL")["message"] == "Input URL resolves to a private address"
+    assert error(response, 422, "INVALID_URL")["message"] == "Input URL resolves to a private address" + hint
     assert not Job.objects.exists()
 
 
@@ -339,3 +372,27 @@ def test_a_slow_preflight_is_a_timeout_after_10s_message(free, db, monkeypatch):
     with serve({"/slow.png": Response(delay=HANG)}) as srv:
         response = free.api.post("/jobs", {"name": "x", "input_url": f"{srv.url}/slow.png"})
     assert error(response, 422, "INVALID_URL")["message"] == "Input URL is unreachable: connection timeout after 0.5s"
+
+
+# --------------------------------------------------------------------------- the declared type vs the job type
+
+
+def test_a_type_the_declared_content_type_rules_out_is_refused_at_creation(free, files, media):
+    response = create_job(free.api, files, "pic.png", type="audio.transcribe")
+    body = error(response, 422, "UNSUPPORTED_INPUT")
+    assert body["message"] == "Unsupported Content-Type: audio.transcribe does not take image input"
+    assert not Job.objects.exists()
+    # The very answer /jobs/stream gives for the same mistake.
+    streamed = free.api.post("/jobs/stream?filename=pic.png&type=audio.transcribe", media["pic.png"],
+                             content_type="image/png")
+    assert streamed.json() == {**body, "request_id": streamed.json()["request_id"]}
+
+
+def test_a_generic_declared_content_type_leaves_the_type_to_the_bytes(free, files):
+    job = created(create_job(free.api, files, "garbage.bin", type="audio.transcribe"))
+    assert job["status"] == "pending"
+
+
+def test_a_type_that_takes_the_declared_kind_is_accepted(free, files):
+    assert created(create_job(free.api, files, "clip.mp4", type="audio.transcribe"))["type"] == "audio.transcribe"
+    assert created(create_job(free.api, files, "pic.png", type="media.probe"))["type"] == "media.probe"

@@ -125,7 +125,7 @@ def test_the_list_filters_by_creation_time(free):
     ("query", "field", "message"),
     [
         ("status=running", "status", "Must be one of: pending, processing, completed, failed, cancelled"),
-        ("type=video.teleport", "type", "Unknown choice"),
+        ("type=video.teleport", "type", "Unknown choice. Must be one of: auto, audio.convert, audio.transcribe, document.extract_text, image.transform, media.probe, video.convert, video.thumbnail"),
         ("created_after=yesterday", "created_after", "Must be an ISO 8601 date or datetime, e.g. 2026-11-29T06:00:00Z"),
         ("created_before=2026-13-01", "created_before", "Must be an ISO 8601 date or datetime, e.g. 2026-11-29T06:00:00Z"),
         ("limit=0", "limit", "Must be between 1 and 100"),

@@ -110,7 +110,7 @@ def test_the_query_string_is_validated(free, media):
     assert response.status_code == 400
     assert response.json()["details"] == {
         "filename": ["This field is required"],
-        "type": ["Unknown choice"],
+        "type": ["Unknown choice. Must be one of: auto, audio.convert, audio.transcribe, document.extract_text, image.transform, media.probe, video.convert, video.thumbnail"],
         "timeout": ["Must be an integer between 60 and 7200"],
     }
 

@@ -64,8 +64,10 @@ def test_an_input_the_sniffer_rejects_fails_unsupported_content_type(free, files
     assert (job.status, job.error_code, job.error) == ("failed", "UNSUPPORTED_INPUT", "Unsupported Content-Type")
 
 
-def test_a_type_that_does_not_take_the_inputs_kind_fails_unsupported(free, files):
-    job = run(created(create_job(free.api, files, "doc.pdf", type="media.probe"))["id"])
+def test_a_type_that_does_not_take_the_inputs_kind_fails_unsupported(free, files, media):
+    # Declared generically, so creation cannot tell (a declared application/pdf is refused at once: test_create).
+    files.routes["/document"] = (200, {"Content-Type": "application/octet-stream"}, media["doc.pdf"])
+    job = run(created(create_job(free.api, files, "document", type="media.probe"))["id"])
     assert (job.status, job.error_code) == ("failed", "UNSUPPORTED_INPUT")
     assert job.error.startswith("Unsupported Content-Type")
 
@@ -210,4 +212,26 @@ def test_a_probe_has_no_output_file(free, files):
     job_id = created(create_job(free.api, files, "pic.png", type="media.probe"))["id"]
     run(job_id)
     assert free.api.get(f"/jobs/{job_id}").json()["output_url"] is None
-    assert free.api.get(f"/jobs/{job_id}/output").status_code == 404
+    response = free.api.get(f"/jobs/{job_id}/output")
+    assert response.status_code == 404
+    assert response.json()["message"] == (
+        f"Job {job_id} (media.probe) has no output file: its result is in the job's `output` field (GET /jobs/{job_id})"
+    )
+
+
+def test_auto_resolved_by_the_worker_gets_that_types_default_timeout(free, files, media):
+    # No extension, a generic Content-Type: only the bytes tell it is an image.
+    files.routes["/image-without-a-name"] = (200, {"Content-Type": "application/octet-stream"}, media["pic.png"])
+    job_id = created(free.api.post("/jobs", {"name": unique_name(), "input_url": f"{files.url}/image-without-a-name"}))["id"]
+    assert Job.objects.get(pk=job_id).timeout == 3600  # the longest class while the type is unknown
+    job = run(job_id)
+    assert (job.status, job.type, job.timeout) == ("completed", "image.transform", 300)
+    assert free.api.get(f"/jobs/{job_id}").json()["timeout"] == 300
+
+
+def test_a_timeout_the_client_gave_is_kept_when_auto_resolves(free, files, media):
+    files.routes["/image-without-a-name"] = (200, {"Content-Type": "application/octet-stream"}, media["pic.png"])
+    job_id = created(free.api.post("/jobs", {"name": unique_name(), "input_url": f"{files.url}/image-without-a-name",
+                                             "timeout": 3600}))["id"]
+    job = run(job_id)
+    assert (job.status, job.type, job.timeout) == ("completed", "image.transform", 3600)

@@ -247,11 +247,16 @@ def test_support_force_times_out_a_processing_job_and_it_is_logged(support, free
     job = make_job(free.account, status=JobStatus.PROCESSING, worker_instance="worker-1:42")
     post_action(support, JOBS, "force_timeout", [job.pk])
     job.refresh_from_db()
-    assert (job.status, job.error_code, job.error) == ("failed", "TIMEOUT", "Timeout: Forced by support (sam)")
+    assert (job.status, job.error_code, job.error) == ("failed", "TIMEOUT", "Timeout: Forced by AIPROD support")
     assert job.cancel_requested  # its worker is told to stop
     last = JobTransition.objects.filter(job=job).last()
     assert (last.from_status, last.to_status, last.actor) == ("processing", "failed", "admin:sam")
     assert logged(support.user, job) == ["Force timeout via admin action"]
+    # The customer sees who in general, never the staff member's name.
+    seen = free.api.get(f"/jobs/{job.pk}/timeline").content.decode()
+    assert "sam" not in seen
+    change = [e for e in free.api.get(f"/jobs/{job.pk}/timeline").json()["data"] if e["kind"] == "state_change"][-1]
+    assert (change["actor"], change["reason"]) == ("AIPROD support", "Timeout: Forced by AIPROD support")
 
 
 def test_support_retries_a_failed_job_and_it_is_logged(support, free):

@@ -34,7 +34,8 @@ def test_the_guessing_address_is_told_when_to_come_back(anonymous, db):
     assert limited.status_code == 429
     assert limited.json()["code"] == "RATE_LIMITED"
     assert 1 <= int(limited["Retry-After"]) <= 3600
-    assert limited.json()["message"].startswith(f"Rate limit exceeded. Retry after {limited['Retry-After']} seconds")
+    wait = int(limited["Retry-After"])
+    assert limited.json()["message"].startswith(f"Rate limit exceeded. Retry after {wait} second{'' if wait == 1 else 's'}")
 
 
 def test_a_spoofed_forwarded_for_does_not_buy_a_fresh_bucket(anonymous, db):

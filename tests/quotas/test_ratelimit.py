@@ -94,7 +94,7 @@ def test_the_request_past_the_tiers_rate_is_429_with_retry_after_and_then_served
     assert body["code"] == "RATE_LIMITED"
     retry_after = int(limited["Retry-After"])
     assert retry_after >= 1
-    assert body["message"] == f"Rate limit exceeded. Retry after {retry_after} seconds"
+    assert body["message"] == f"Rate limit exceeded. Retry after {retry_after} second{'' if retry_after == 1 else 's'}"
     assert limited["X-RateLimit-Remaining"] == "0"
     assert limited["X-RateLimit-Limit"] == "3"
 

@@ -11,6 +11,7 @@ import time_machine
 from django.db import transaction
 from django.utils import timezone
 
+from aiprod.outbound import LOCAL_DEVELOPMENT_HINT
 from tests.httpservers import HANG, Response, closed_port, redirect, serve
 from tests.webhooks.conftest import register
 from tests.webhooks.verifiers import standard_webhooks_accepts
@@ -332,7 +333,8 @@ def test_a_job_url_target_with_a_private_address_fails_without_retries(pro, rece
     )
     assert delivery_services.attempt_delivery(delivery.id) == "failed"
     delivery.refresh_from_db()
-    assert delivery.error == "Webhook URL resolves to a private address" and delivery.next_attempt_at is None
+    assert delivery.error == "Webhook URL resolves to a private address" + LOCAL_DEVELOPMENT_HINT
+    assert delivery.next_attempt_at is None
 
 
 def test_redeliver_sends_a_delivery_again_with_a_fresh_schedule(
