@@ -10,6 +10,7 @@ from accounts import selectors
 from accounts.client_ip import client_ip
 from accounts.exports import request_logs_csv
 from accounts.models import ApiKey
+from accounts.permissions import LiveKeyForWrites
 from accounts.serializers import (
     ApiKeyCreatedOut,
     ApiKeyCreateInput,
@@ -104,13 +105,15 @@ class ApiKeyDetailView(ApiView):
 
 class SecurityView(ApiView):
     required_scopes = "security.manage"
+    permission_classes = [*ApiView.permission_classes, LiveKeyForWrites]
+    live_key_for_writes = True  # a test key must not lock out the live one (SPEC §17)
 
     @api_doc(summary="The IP allow-list", response=SecurityOut)
     def get(self, request):
         return Response({"ip_whitelist": security.allowlist(request.user), "client_ip": client_ip(request)})
 
-    @api_doc(summary="Enable/disable or replace the IP allow-list (Pro+)", request=SecurityPatchInput, response=SecurityOut,
-             errors=(413, 422))
+    @api_doc(summary="Enable/disable or replace the IP allow-list (Pro+; live key: else 403 LIVE_KEY_REQUIRED)",
+             request=SecurityPatchInput, response=SecurityOut, errors=(413, 422))
     def patch(self, request):
         self._require_paid(request)
         data = SecurityPatchInput(data=request.data)
@@ -135,7 +138,7 @@ class WhitelistView(SecurityView):
     # POST and DELETE only: GET/PATCH belong to /account/security, not to this path.
     http_method_names = ["post", "delete", "options"]
 
-    @api_doc(summary="Add an address or CIDR to the allow-list (Pro+)",
+    @api_doc(summary="Add an address or CIDR to the allow-list (Pro+; live key: else 403 LIVE_KEY_REQUIRED)",
              request={"application/json": WhitelistEntryInput, "application/x-www-form-urlencoded": WhitelistEntryForm},
              response=SecurityOut, status=201, errors=(413,))
     def post(self, request):
@@ -146,7 +149,7 @@ class WhitelistView(SecurityView):
         return Response({"ip_whitelist": security.add_allowlist_entry(request.user, cidr)}, status=201)
 
     @api_doc(
-        summary="Remove an address from the allow-list (Pro+)",
+        summary="Remove an address from the allow-list (Pro+; live key: else 403 LIVE_KEY_REQUIRED)",
         response=SecurityOut,
         errors=(404, 413, 422),
         parameters=[
