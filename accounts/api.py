@@ -59,7 +59,7 @@ class ApiKeyListView(ApiView):
         has_more = len(keys) > MAX_KEYS_LISTED
         return Response(list_body([api_key_data(k) for k in keys[:MAX_KEYS_LISTED]], has_more, None))
 
-    @api_doc(summary="Create an API key (the key is shown once)", request=ApiKeyCreateInput, response=ApiKeyCreatedOut,
+    @api_doc(summary="Create an API key (the key is shown once; its expiry is capped at the creating key's)", request=ApiKeyCreateInput, response=ApiKeyCreatedOut,
              status=201, errors=(413,))
     def post(self, request):
         data = ApiKeyCreateInput(data=request.data)
@@ -81,6 +81,7 @@ class ApiKeyListView(ApiView):
             name=values["name"],
             scopes=scopes,
             expires_in_days=values.get("expires_in_days"),
+            created_by=creator,  # never outlives the key that creates it
         )
         return Response({**api_key_data(key), "key": plaintext}, status=201)
 
