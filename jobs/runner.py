@@ -65,6 +65,11 @@ class Task:
     input_content_type: str
     params: dict
     work_dir: str  # holds output/ and result.json
+    # RLIMIT_FSIZE of the child (jobs/services/output_limits.py): the first
+    # write past it kills the child (SIGXFSZ) and the outcome is an
+    # OUTPUT_TOO_LARGE error with `output_too_large` as its message.
+    max_output_bytes: int | None = None
+    output_too_large: str = "Output too large"
 
 
 def run(task: Task, *, deadline: float, heartbeat: Callable[[float], bool], interval: float = 1.0,
@@ -177,6 +182,8 @@ def _outcome(pid: int, status: int, task: Task) -> Outcome:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        if sig == signal.SIGXFSZ:  # a write passed RLIMIT_FSIZE
+            return Outcome(CRASHED, code="OUTPUT_TOO_LARGE", message=task.output_too_large, child_pid=pid)
         if sig in _CRASH_SIGNALS:
             return Outcome(CRASHED, code="CORRUPT_INPUT",
                            message=f"Invalid input: processing crashed on this file ({name})", child_pid=pid)
@@ -202,6 +209,15 @@ def _child_main(task: Task, output_dir: str, write_fd: int, parent_pid: int, mem
     _fence_database()
     if memory_limit:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    if task.max_output_bytes:
+        # Soft limit only, so a reused child could take another job's limit.
+        # Python ignores SIGXFSZ (writes would fail with EFBIG, which FFmpeg
+        # may report as anything): restore the default, which kills the
+        # child at once, without a core file.
+        _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (task.max_output_bytes, hard))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     os.set_blocking(write_fd, False)
 
     def report(pct: float) -> None:

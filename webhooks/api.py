@@ -138,7 +138,8 @@ class VerifyView(WebhookView):
 
 
 class RotateSecretView(WebhookView):
-    @api_doc(summary="Replace the signing secret (the old one keeps signing, as a second v1 signature, for 24 h)", response=EndpointOut, errors=(404,))
+    @api_doc(summary="Replace the signing secret (the old one keeps signing, as a second v1 signature, for 24 h)",
+             response=EndpointOut, errors=(404,))
     def post(self, request, webhook_id):
         endpoint = endpoint_services.rotate_secret(self.endpoint(request, webhook_id))
         return Response(endpoint_data(endpoint, include_secret=True))

@@ -98,7 +98,7 @@ def delete_endpoint(endpoint: WebhookEndpoint) -> None:
 
 def rotation_overlap() -> timedelta:
     """How long the secret before a rotation keeps signing (24 h)."""
-    return timedelta(hours=float(getattr(settings, "AIPROD_WEBHOOK_SECRET_OVERLAP_HOURS", 24)))
+    return timedelta(hours=settings.AIPROD_WEBHOOK_SECRET_OVERLAP_HOURS)
 
 
 def _rotated(row) -> dict:
