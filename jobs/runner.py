@@ -101,6 +101,7 @@ def run(task: Task, *, deadline: float, heartbeat: Callable[[float], bool], inte
         return _supervise(pid, read_fd, task, deadline=deadline, heartbeat=heartbeat, interval=interval)
     finally:
         os.close(read_fd)
+        _relay_child_log(task.work_dir)
 
 
 # --------------------------------------------------------------------------- parent
@@ -218,6 +219,7 @@ def _child_main(task: Task, output_dir: str, write_fd: int, parent_pid: int, mem
         resource.setrlimit(resource.RLIMIT_FSIZE, (task.max_output_bytes, hard))
         resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
         signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+        _own_log_file(task.work_dir)
     os.set_blocking(write_fd, False)
 
     def report(pct: float) -> None:
@@ -234,6 +236,40 @@ def _child_main(task: Task, output_dir: str, write_fd: int, parent_pid: int, mem
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(result, f)
     os.replace(tmp, os.path.join(task.work_dir, RESULT_FILE))
+
+
+CHILD_LOG = "child.log"
+
+
+def _own_log_file(work_dir: str) -> None:
+    """The limit applies to every file the child writes: a worker whose
+    stdout/stderr is a log file already past it would kill the child at its
+    first warning. Such output goes to the work dir instead; the parent
+    copies it to its own stderr when the child is done (`_relay_child_log`)."""
+    import stat
+
+    for fd in (1, 2):
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                log_fd = os.open(os.path.join(work_dir, CHILD_LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                os.dup2(log_fd, fd)
+                os.close(log_fd)
+        except OSError:  # pragma: no cover - a closed descriptor: nothing to protect
+            pass
+
+
+def _relay_child_log(work_dir: str, limit: int = 64 * 1024) -> None:
+    path = os.path.join(work_dir, CHILD_LOG)
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - limit))
+            tail = f.read()
+        os.remove(path)
+    except OSError:
+        return
+    if tail:
+        sys.stderr.flush()
+        os.write(2, tail)  # where the child would have written it
 
 
 def _process(task: Task, output_dir: str, report: Callable[[float], None]) -> dict:
