@@ -16,7 +16,8 @@ Where the count lives:
   are the waits in flight, scored by their start), so the cap holds across
   processes and hosts. A member older than LEASE_SECONDS (a process killed
   mid-wait) no longer counts. Redis unreachable: the cap is skipped (fails
-  open, like the rate limiter) and the wait proceeds.
+  open, sharing the rate limiter's breaker, so an outage costs no timeouts)
+  and the wait proceeds.
 * Without REDIS_URL: a process-local count. That configuration serves with
   ONE gunicorn process (scripts/run.sh), as for the rate-limit cache.
 """
@@ -119,6 +120,10 @@ def _acquire_redis(account_id: str, member: str, cap: int):
     from django_redis import get_redis_connection
     from redis.exceptions import RedisError
 
+    from quotas.ratelimit import cache_breaker_open, trip_cache_breaker
+
+    if cache_breaker_open():  # Redis failed moments ago: fail open at once, as the rate limiter does
+        return lambda: None
     key = caches["default"].make_key(f"outbound-waits:{account_id}")
     now = time.time()
     try:
@@ -128,6 +133,7 @@ def _acquire_redis(account_id: str, member: str, cap: int):
             script = _scripts[id(client)] = client.register_script(ACQUIRE)
         added, oldest = script(keys=[key], args=[now, cap, member, now - LEASE_SECONDS, LEASE_SECONDS])
     except RedisError:
+        trip_cache_breaker()
         logger.warning("outbound-wait cap skipped: Redis unavailable", exc_info=True)
         return lambda: None
     if not added:

@@ -84,3 +84,17 @@ def test_a_cap_of_zero_turns_it_off(free, settings, backend):
     settings.AIPROD_OUTBOUND_WAITS_PER_ACCOUNT = 0
     with waits_in_flight(free.account, 5), serve({"/clip.mp4": (200, {"Content-Type": "video/mp4"}, b"")}) as files:
         assert free.api.post("/jobs", {"name": "uncapped", "input_url": files.url + "/clip.mp4"}).status_code == 201
+
+
+def test_with_redis_unreachable_the_cap_fails_open(free, settings, backend):
+    if backend != "redis":
+        pytest.skip("Redis only")
+    from quotas.ratelimit import cache_breaker_open, reset_breaker
+
+    dead = {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}
+    settings.CACHES = {**settings.CACHES, "default": dead}  # Django's test signal rebuilds the caches
+    try:
+        with outbound_wait(free.account.pk), outbound_wait(free.account.pk), outbound_wait(free.account.pk):
+            assert cache_breaker_open()
+    finally:
+        reset_breaker()
