@@ -350,4 +350,4 @@ AIPROD_JOB_OUTPUT_LIMIT_BYTES = env_int("AIPROD_JOB_OUTPUT_LIMIT_BYTES", 0)
 AIPROD_WEBHOOK_SECRET_OVERLAP_HOURS = float(env_str("AIPROD_WEBHOOK_SECRET_OVERLAP_HOURS", "24"))
 # Outbound waits (input-URL preflight, webhook verify/test) one account may have in
 # flight inside API requests at once; beyond it 429 RATE_LIMITED (quotas/outbound_waits.py). 0 = off.
-AIPROD_OUTBOUND_WAITS_PER_ACCOUNT = env_int("AIPROD_OUTBOUND_WAITS_PER_ACCOUNT", 5)
+AIPROD_OUTBOUND_WAITS_PER_ACCOUNT = env_int("AIPROD_OUTBOUND_WAITS_PER_ACCOUNT", 8)
