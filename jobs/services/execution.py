@@ -227,7 +227,8 @@ def _process(job: Job, input_path: str, work_dir: str, deadline: float) -> str:
 
 def _complete(job: Job, outcome: runner.Outcome) -> str:
     try:
-        output_limits.count_output(job, outcome.output_file)  # output bytes count against the data quota too
+        # Output bytes count against the data quota too; like the result, while the database restarts.
+        _when_database_answers(lambda: output_limits.count_output(job, outcome.output_file))
     except QuotaExceeded as exc:
         raise ProcessingError(exc.code, exc.message) from None
     stored = ""
