@@ -25,6 +25,7 @@ import os
 import resource
 import select
 import signal
+import stat
 import sys
 import time
 import traceback
@@ -246,8 +247,6 @@ def _own_log_file(work_dir: str) -> None:
     stdout/stderr is a log file already past it would kill the child at its
     first warning. Such output goes to the work dir instead; the parent
     copies it to its own stderr when the child is done (`_relay_child_log`)."""
-    import stat
-
     for fd in (1, 2):
         try:
             if stat.S_ISREG(os.fstat(fd).st_mode):
