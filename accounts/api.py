@@ -10,6 +10,7 @@ from accounts import selectors
 from accounts.client_ip import client_ip
 from accounts.exports import request_logs_csv
 from accounts.models import ApiKey
+from accounts.permissions import LiveKeyForWrites
 from accounts.serializers import (
     ApiKeyCreatedOut,
     ApiKeyCreateInput,
@@ -58,7 +59,7 @@ class ApiKeyListView(ApiView):
         has_more = len(keys) > MAX_KEYS_LISTED
         return Response(list_body([api_key_data(k) for k in keys[:MAX_KEYS_LISTED]], has_more, None))
 
-    @api_doc(summary="Create an API key (the key is shown once)", request=ApiKeyCreateInput, response=ApiKeyCreatedOut,
+    @api_doc(summary="Create an API key (the key is shown once; its expiry is capped at the creating key's)", request=ApiKeyCreateInput, response=ApiKeyCreatedOut,
              status=201, errors=(413,),
              examples=request_examples(Read_only_test_key={"name": "CI", "environment": "test",
                                                            "scopes": ["jobs.read"], "expires_in_days": 90}))
@@ -82,6 +83,7 @@ class ApiKeyListView(ApiView):
             name=values["name"],
             scopes=scopes,
             expires_in_days=values.get("expires_in_days"),
+            created_by=creator,  # never outlives the key that creates it
         )
         return Response({**api_key_data(key), "key": plaintext}, status=201)
 
@@ -106,12 +108,14 @@ class ApiKeyDetailView(ApiView):
 
 class SecurityView(ApiView):
     required_scopes = "security.manage"
+    permission_classes = [*ApiView.permission_classes, LiveKeyForWrites]
+    live_key_for_writes = True  # a test key must not lock out the live one (SPEC §17)
 
     @api_doc(summary="The IP allow-list", response=SecurityOut)
     def get(self, request):
         return Response({"ip_whitelist": security.allowlist(request.user), "client_ip": client_ip(request)})
 
-    @api_doc(summary="Enable/disable or replace the IP allow-list (Pro+)", request=SecurityPatchInput, response=SecurityOut,
+    @api_doc(summary="Enable/disable or replace the IP allow-list (Pro+; live key: else 403 LIVE_KEY_REQUIRED)", request=SecurityPatchInput, response=SecurityOut,
              errors=(413, 422),
              examples=request_examples(Enable_with_addresses={"enabled": True, "ips": ["203.0.113.7", "198.51.100.0/24"]}))
     def patch(self, request):
@@ -138,7 +142,7 @@ class WhitelistView(SecurityView):
     # POST and DELETE only: GET/PATCH belong to /account/security, not to this path.
     http_method_names = ["post", "delete", "options"]
 
-    @api_doc(summary="Add an address or CIDR to the allow-list (Pro+)",
+    @api_doc(summary="Add an address or CIDR to the allow-list (Pro+; live key: else 403 LIVE_KEY_REQUIRED)",
              request={"application/json": WhitelistEntryInput, "application/x-www-form-urlencoded": WhitelistEntryForm},
              response=SecurityOut, status=201, errors=(413,),
              examples=request_examples(One_address={"ip": "203.0.113.7"}))
@@ -150,7 +154,7 @@ class WhitelistView(SecurityView):
         return Response({"ip_whitelist": security.add_allowlist_entry(request.user, cidr)}, status=201)
 
     @api_doc(
-        summary="Remove an address from the allow-list (Pro+)",
+        summary="Remove an address from the allow-list (Pro+; live key: else 403 LIVE_KEY_REQUIRED)",
         response=SecurityOut,
         errors=(404, 413, 422),
         parameters=[

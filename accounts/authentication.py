@@ -3,7 +3,9 @@
 One indexed query on the key's SHA-256; the hash comparison is constant-time.
 Every failure is a 401 with a precise code and `WWW-Authenticate`.
 Repeated failures from one client address are answered 429 for a while, so
-keys cannot be guessed at speed.
+keys cannot be guessed at speed. Only failed attempts are counted and refused:
+a valid key from a blocked address still passes (its own rate limit applies),
+so one bad client behind a shared NAT does not lock out everyone behind it.
 """
 
 from __future__ import annotations
@@ -72,9 +74,9 @@ def _auth_failure_usage(request):
 
 def _count_failure(request) -> None:
     """Counts a failed authentication from this address; past the limit the
-    answer is 429 instead of 401, and this process refuses the address
-    outright (a correct key too) until the window ends, so a guesser gets no
-    success signal. A valid key costs no cache call at all."""
+    answer is 429 instead of 401, and this process answers the address's
+    further failures 429 without counting them until the window ends. A valid
+    key costs no cache call at all and is never refused here."""
     usage = _auth_failure_usage(request)
     if usage and usage["should_limit"]:
         wait = retry_after_seconds(usage["time_left"])
@@ -91,8 +93,9 @@ def _too_many_failures(wait: int) -> ApplicationError:
     )
 
 
-# Addresses this process refuses until a monotonic time: filled only when the
-# shared failure counter says an address is over the limit.
+# Addresses whose failed attempts this process answers 429 until a monotonic
+# time: filled only when the shared failure counter says an address is over
+# the limit.
 _blocked_until: dict[str, float] = {}
 MAX_BLOCKED = 10_000
 
@@ -127,10 +130,12 @@ class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request):
         django_request = request._request
         client_ip(django_request)
-        _refuse_blocked(django_request)
         try:
             return self._authenticate(django_request)
         except ApplicationError:
+            # Only failures are blocked: a valid key from a blocked address
+            # passes (SPEC §17), a failure from it is a 429 without a count.
+            _refuse_blocked(django_request)
             _count_failure(django_request)
             raise
 

@@ -10,9 +10,13 @@ LOG_FIELDS = [
 ]
 
 
+# Spreadsheets run cells that start with these as formulas (OWASP "CSV
+# injection": a leading tab or carriage return counts as well).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_cell(value):
-    # Spreadsheets run cells that start with these as formulas.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
         return "'" + value
     return value
 

@@ -2,10 +2,11 @@
 
 Each raises ApplicationError with its own code rather than returning False,
 so the customer learns exactly what to fix. A view declares what it needs:
-`required_scopes = {"GET": "jobs.read"}`, `required_tier = "pro"`.
+`required_scopes = {"GET": "jobs.read"}`, `required_tier = "pro"`,
+`live_key_for_writes = True`.
 """
 
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from accounts.client_ip import address_in, client_ip
 from aiprod.errors import ApplicationError
@@ -71,5 +72,20 @@ class HasTier(BasePermission):
         if getattr(view, "required_tier", None) and request.user.tier not in PAID_TIERS:
             raise ApplicationError(
                 403, "TIER_REQUIRED", "This feature needs the Pro or Enterprise plan. Upgrade your account tier"
+            )
+        return True
+
+
+class LiveKeyForWrites(BasePermission):
+    """Account-wide settings (the IP allow-list) apply to live and test keys
+    alike, so only a live key may change them: a test key reads them."""
+
+    def has_permission(self, request, view):
+        if getattr(view, "live_key_for_writes", False) and request.method not in SAFE_METHODS and not request.auth.livemode:
+            raise ApplicationError(
+                403,
+                "LIVE_KEY_REQUIRED",
+                "Account-wide security settings apply to live and test keys alike and can be changed only with a "
+                "live key (sk_live_). Test keys may read them",
             )
         return True

@@ -39,6 +39,9 @@ def decode_json(raw: bytes):
         return json.loads(text, parse_constant=_reject_constant)
     except ValueError as exc:
         raise ParseError(f"Malformed JSON: {exc}") from None
+    except RecursionError:
+        # 200,000 "[" fit in the body limit; the decoder recurses once each.
+        raise ParseError("Malformed JSON: nested too deeply") from None
 
 
 def _reject_constant(name):

@@ -389,3 +389,11 @@ if AIPROD_LOG_FORMAT == "json":
 # GET /metrics: a bearer token and/or CIDRs allowed to scrape; neither = 404.
 AIPROD_METRICS_TOKEN = env_str("AIPROD_METRICS_TOKEN", "")
 AIPROD_METRICS_ALLOWED_NETWORKS = env_networks("AIPROD_METRICS_ALLOWED_NETWORKS")
+# --- Security hardening (issue 13) -------------------------------------------------
+# Caps every per-type/tier output-size limit (jobs/services/output_limits.py); 0 = the table alone.
+AIPROD_JOB_OUTPUT_LIMIT_BYTES = env_int("AIPROD_JOB_OUTPUT_LIMIT_BYTES", 0)
+# After rotate-secret the old webhook secret signs too (a second v1, signature) for this long.
+AIPROD_WEBHOOK_SECRET_OVERLAP_HOURS = float(env_str("AIPROD_WEBHOOK_SECRET_OVERLAP_HOURS", "24"))
+# Outbound waits (input-URL preflight, webhook verify/test) one account may have in
+# flight inside API requests at once; beyond it 429 RATE_LIMITED (quotas/outbound_waits.py). 0 = off.
+AIPROD_OUTBOUND_WAITS_PER_ACCOUNT = env_int("AIPROD_OUTBOUND_WAITS_PER_ACCOUNT", 8)

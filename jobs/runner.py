@@ -25,6 +25,7 @@ import os
 import resource
 import select
 import signal
+import stat
 import sys
 import time
 import traceback
@@ -65,6 +66,11 @@ class Task:
     input_content_type: str
     params: dict
     work_dir: str  # holds output/ and result.json
+    # RLIMIT_FSIZE of the child (jobs/services/output_limits.py): the first
+    # write past it kills the child (SIGXFSZ) and the outcome is an
+    # OUTPUT_TOO_LARGE error with `output_too_large` as its message.
+    max_output_bytes: int | None = None
+    output_too_large: str = "Output too large"
 
 
 def run(task: Task, *, deadline: float, heartbeat: Callable[[float], bool], interval: float = 1.0,
@@ -96,6 +102,7 @@ def run(task: Task, *, deadline: float, heartbeat: Callable[[float], bool], inte
         return _supervise(pid, read_fd, task, deadline=deadline, heartbeat=heartbeat, interval=interval)
     finally:
         os.close(read_fd)
+        _relay_child_log(task.work_dir)
 
 
 # --------------------------------------------------------------------------- parent
@@ -177,6 +184,8 @@ def _outcome(pid: int, status: int, task: Task) -> Outcome:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        if sig == signal.SIGXFSZ:  # a write passed RLIMIT_FSIZE
+            return Outcome(CRASHED, code="OUTPUT_TOO_LARGE", message=task.output_too_large, child_pid=pid)
         if sig in _CRASH_SIGNALS:
             return Outcome(CRASHED, code="CORRUPT_INPUT",
                            message=f"Invalid input: processing crashed on this file ({name})", child_pid=pid)
@@ -202,6 +211,16 @@ def _child_main(task: Task, output_dir: str, write_fd: int, parent_pid: int, mem
     _fence_database()
     if memory_limit:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    if task.max_output_bytes:
+        # Soft limit only, so a reused child could take another job's limit.
+        # Python ignores SIGXFSZ (writes would fail with EFBIG, which FFmpeg
+        # may report as anything): restore the default, which kills the
+        # child at once, without a core file.
+        _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (task.max_output_bytes, hard))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+        _own_log_file(task.work_dir)
     os.set_blocking(write_fd, False)
 
     def report(pct: float) -> None:
@@ -218,6 +237,38 @@ def _child_main(task: Task, output_dir: str, write_fd: int, parent_pid: int, mem
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(result, f)
     os.replace(tmp, os.path.join(task.work_dir, RESULT_FILE))
+
+
+CHILD_LOG = "child.log"
+
+
+def _own_log_file(work_dir: str) -> None:
+    """The limit applies to every file the child writes: a worker whose
+    stdout/stderr is a log file already past it would kill the child at its
+    first warning. Such output goes to the work dir instead; the parent
+    copies it to its own stderr when the child is done (`_relay_child_log`)."""
+    for fd in (1, 2):
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                log_fd = os.open(os.path.join(work_dir, CHILD_LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                os.dup2(log_fd, fd)
+                os.close(log_fd)
+        except OSError:  # pragma: no cover - a closed descriptor: nothing to protect
+            pass
+
+
+def _relay_child_log(work_dir: str, limit: int = 64 * 1024) -> None:
+    path = os.path.join(work_dir, CHILD_LOG)
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - limit))
+            tail = f.read()
+        os.remove(path)
+    except OSError:
+        return
+    if tail:
+        sys.stderr.flush()
+        os.write(2, tail)  # where the child would have written it
 
 
 def _process(task: Task, output_dir: str, report: Callable[[float], None]) -> dict:

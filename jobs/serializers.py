@@ -288,7 +288,12 @@ class JobOut(serializers.Serializer):
     output = serializers.DictField(allow_null=True)
     output_url = serializers.CharField(allow_null=True, help_text="Signed link, no key needed, valid for 1 hour")
     error = serializers.CharField(allow_null=True)
-    error_code = serializers.CharField(allow_null=True)
+    error_code = serializers.CharField(
+        allow_null=True,
+        help_text="Why a failed job failed, e.g. INVALID_INPUT, CORRUPT_INPUT, UNSUPPORTED_INPUT, INPUT_TOO_LARGE, "
+                  "OUTPUT_TOO_LARGE (the output passed the type's and tier's output-size limit), QUOTA_EXCEEDED "
+                  "(input or output bytes over the monthly data quota), TIMEOUT, WORKER_LOST",
+    )
     attempted_count = serializers.IntegerField()
     worker_instance = serializers.CharField(
         allow_null=True,

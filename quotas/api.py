@@ -16,11 +16,13 @@ from quotas.serializers import MetricsOut, UsageOut, metrics_data, usage_data
 class UsageView(ApiView):
     required_scopes = "account.read"
 
-    @api_doc(summary="This month's usage against the plan's quotas, and the current rate window", response=UsageOut)
+    @api_doc(summary="This month's usage against the plan's quotas, and the current rate window "
+                     "(this key's environment: a test key reads test-mode usage)", response=UsageOut)
     def get(self, request):
-        usage = selectors.monthly_usage(request.user)
+        livemode = request.auth.livemode
+        usage = selectors.monthly_usage(request.user, livemode=livemode)
         rate = getattr(request._request, "aiprod_rate", None)
-        return Response(usage_data(request.user, usage, rate))
+        return Response(usage_data(request.user, usage, rate, livemode=livemode))
 
 
 class MetricsView(ApiView):

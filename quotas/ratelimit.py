@@ -96,3 +96,15 @@ def reset_breaker() -> None:
     """Lets the next request try the cache again (tests, after an outage)."""
     global _cache_skipped_until
     _cache_skipped_until = 0.0
+
+
+def cache_breaker_open() -> bool:
+    """True while this process skips the cache after a failure (other Redis
+    users, such as quotas/outbound_waits.py, fail open with the limiter)."""
+    return time.monotonic() < _cache_skipped_until
+
+
+def trip_cache_breaker() -> None:
+    """Records a cache failure seen outside the limiter: skip it for a while."""
+    global _cache_skipped_until
+    _cache_skipped_until = time.monotonic() + settings.AIPROD_RATELIMIT_BREAKER_SECONDS

@@ -34,9 +34,17 @@ class MonthUsage:
     data_bytes: int
 
 
-def monthly_usage(account, month: date | None = None) -> MonthUsage:
-    """The account's live usage in `month` (default: the current UTC month). One query."""
+def monthly_usage(account, month: date | None = None, *, livemode: bool = True) -> MonthUsage:
+    """The account's usage in `month` (default: the current UTC month). One query.
+
+    Live: the quota counters. Test mode counts no quota, so its figures are
+    read from the month's test jobs (jobs created, input bytes)."""
     month = month or month_start()
+    if not livemode:
+        totals = Job.objects.filter(account=account, livemode=False, created_month=month).aggregate(
+            jobs=Count("id"), data=Sum("input_size_bytes")
+        )
+        return MonthUsage(month=month, jobs_count=totals["jobs"], data_bytes=totals["data"] or 0)
     row = MonthlyUsage.objects.filter(account=account, month=month).values_list("jobs_count", "data_bytes").first()
     jobs_count, data_bytes = row or (0, 0)
     return MonthUsage(month=month, jobs_count=jobs_count, data_bytes=data_bytes)

@@ -18,10 +18,12 @@ def _gb(nbytes: int) -> int | float:
     return int(gb) if gb == int(gb) else gb
 
 
-def usage_data(account, usage: MonthUsage, rate: RateState | None) -> dict:
-    """The guide's usage object. Quotas count live mode only, so a test key
-    sees the same (live) figures. rate_limit_* describe the window of the
-    request being answered; null when the rate limiter made no decision."""
+def usage_data(account, usage: MonthUsage, rate: RateState | None, *, livemode: bool = True) -> dict:
+    """The guide's usage object, for the environment of the key asking
+    (`livemode`): quotas count live mode only, so a test key sees its test
+    jobs against the plan's figures and never the live usage. rate_limit_*
+    describe the window of the request being answered; null when the rate
+    limiter made no decision."""
     limits = limits_for(account)
     period_start, period_end = period_bounds(usage.month)
     return {
@@ -35,6 +37,7 @@ def usage_data(account, usage: MonthUsage, rate: RateState | None) -> dict:
         "tier": account.tier,
         "period_start": iso(period_start),
         "period_end": iso(period_end),
+        "livemode": livemode,
     }
 
 
@@ -55,6 +58,8 @@ class UsageOut(serializers.Serializer):
     tier = serializers.ChoiceField(choices=["free", "pro", "enterprise"])
     period_start = serializers.DateTimeField()
     period_end = serializers.DateTimeField(help_text="Exclusive: the moment the monthly quotas reset")
+    livemode = serializers.BooleanField(help_text="The environment shown: the key's own (false: test-mode jobs, which "
+                                                  "count against no quota)")
 
 
 class _JobCountsOut(serializers.Serializer):

@@ -16,8 +16,11 @@ $PY manage.py collectstatic --noinput -v0
 $PY manage.py demo_account
 
 if [ -n "${REDIS_URL:-}" ]; then
-  workers=${WEB_CONCURRENCY:-4}; threads=1
-  echo "Rate limits: Redis at $REDIS_URL, shared by $workers gunicorn workers."
+  # Threads (gthread): a request waiting on a customer's server (input-URL
+  # preflight, webhook verify/test; capped per account) holds one thread, not
+  # a whole worker process.
+  workers=${WEB_CONCURRENCY:-4}; threads=${GUNICORN_THREADS:-8}
+  echo "Rate limits: Redis at $REDIS_URL, shared by $workers gunicorn workers ($threads threads each)."
 else
   workers=1; threads=8
   echo "Rate limits: no REDIS_URL, so a per-process memory cache; serving with ONE gunicorn process ($threads threads) so the limits stay correct."

@@ -203,6 +203,27 @@ def make_flac(path: PathLike, seconds: float = 1.0, rate: int = 44100, layout: s
     return make_audio(path, seconds, rate, layout, "flac")
 
 
+def make_silent_flac(path: PathLike, seconds: float = 60.0, rate: int = 48000, layout: str = "stereo") -> str:
+    """FLAC of digital silence: a few KB that decode to seconds*rate*channels*2
+    bytes of PCM (60 s: ~11 MB of WAV), the shape of an output-size bomb."""
+    import av
+
+    channels = 2 if layout == "stereo" else 1
+    with av.open(str(path), "w", format="flac") as out:
+        stream = out.add_stream("flac", rate=rate, layout=layout)
+        stream.codec_context.format = "s16"  # type: ignore[attr-defined]
+        done, total, size = 0, int(seconds * rate), 4608
+        while done < total:
+            n = min(size, total - done)
+            frame = av.AudioFrame(format="s16", layout=layout, samples=n)
+            frame.planes[0].update(bytes(n * channels * 2))
+            frame.sample_rate, frame.pts, frame.time_base = rate, done, Fraction(1, rate)
+            out.mux(stream.encode(frame))
+            done += n
+        out.mux(stream.encode(None))
+    return str(path)
+
+
 def make_aac(path: PathLike, seconds: float = 1.0, rate: int = 44100, layout: str = "mono") -> str:
     """Raw ADTS AAC (what a .aac file is)."""
     return make_audio(path, seconds, rate, layout, "aac")

@@ -141,7 +141,8 @@ class VerifyView(WebhookView):
 
 
 class RotateSecretView(WebhookView):
-    @api_doc(summary="Replace the signing secret (the old one stops at once)", response=EndpointOut, errors=(404,))
+    @api_doc(summary="Replace the signing secret (the old one keeps signing, as a second v1 signature, for 24 h)",
+             response=EndpointOut, errors=(404,))
     def post(self, request, webhook_id):
         endpoint = endpoint_services.rotate_secret(self.endpoint(request, webhook_id))
         return Response(endpoint_data(endpoint, include_secret=True))
@@ -196,6 +197,7 @@ class DefaultSecretView(WebhookView):
 
 
 class DefaultSecretRotateView(WebhookView):
-    @api_doc(summary="Replace the default secret", response=SecretOut)
+    @api_doc(summary="Replace the default secret (the old one keeps signing, as a second v1 signature, for 24 h)",
+             response=SecretOut)
     def post(self, request):
         return Response(secret_data(endpoint_services.rotate_default_secret(request.user.pk, request.auth.livemode)))

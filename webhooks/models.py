@@ -34,6 +34,10 @@ class WebhookEndpoint(models.Model):
     url = models.CharField(max_length=2048)
     events = models.JSONField(default=list)
     secret = models.CharField(max_length=100)
+    # The secret before the last rotate-secret: it signs too (a second v1,
+    # signature) until previous_secret_expires_at, then nothing.
+    previous_secret = models.CharField(max_length=100, blank=True, default="")
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=EndpointStatus.choices, default=EndpointStatus.UNVERIFIED)
     active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=500, blank=True)
@@ -68,6 +72,8 @@ class DefaultSecret(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     livemode = models.BooleanField(default=True)
     secret = models.CharField(max_length=100)
+    previous_secret = models.CharField(max_length=100, blank=True, default="")  # as on WebhookEndpoint
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     rotated_at = models.DateTimeField(null=True, blank=True)
 

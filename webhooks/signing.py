@@ -16,7 +16,14 @@ Standard Webhooks scheme (https://www.standardwebhooks.com/)::
                                               msg="{webhook-id}.{webhook-timestamp}." + raw body)>
 
 The Standard Webhooks signature covers the timestamp, so a receiver can
-reject replays older than the tolerance (5 minutes).
+reject replays older than the tolerance (5 minutes). ``X-AIPROD-Signature``
+covers the body only (kept for the guide's receivers): a captured delivery
+replayed with a new ``X-AIPROD-Timestamp`` still matches it, so ``verify``
+refuses a delivery that carries no Standard Webhooks signature.
+
+After a secret rotation both secrets sign for a while: ``webhook-signature``
+then lists two space-separated ``v1,`` signatures (new first), as Standard
+Webhooks allows; ``X-AIPROD-Signature`` (one value) uses the new secret.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from typing import Mapping
+from typing import Mapping, Sequence
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24
@@ -63,15 +70,20 @@ def standard_signature(secret: str, msg_id: str, timestamp: int, body: bytes) ->
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def sign(secret: str, body: bytes, *, msg_id: str, timestamp: int | None = None) -> dict[str, str]:
-    """Every signature header for one delivery attempt of ``body``."""
+def sign(secret: str, body: bytes, *, msg_id: str, timestamp: int | None = None,
+         previous_secrets: Sequence[str] = ()) -> dict[str, str]:
+    """Every signature header for one delivery attempt of ``body``.
+
+    ``previous_secrets``: secrets still inside their rotation overlap; each
+    adds its own ``v1,`` signature to ``webhook-signature``."""
     timestamp = int(time.time()) if timestamp is None else int(timestamp)
+    standard = [standard_signature(s, msg_id, timestamp, body) for s in (secret, *previous_secrets)]
     return {
         "X-AIPROD-Timestamp": str(timestamp),
         "X-AIPROD-Signature": aiprod_signature(secret, body),
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": standard_signature(secret, msg_id, timestamp, body),
+        "webhook-signature": " ".join(standard),
     }
 
 
@@ -96,27 +108,29 @@ def verify(
 ) -> None:
     """Raises SignatureError unless ``headers`` carry a valid, fresh signature of ``body``.
 
-    Every scheme present is checked (at least one must be): the Standard
-    Webhooks one (timestamp signed, so the tolerance means something), and
-    the ``X-AIPROD-Signature`` one with ``X-AIPROD-Timestamp``.
+    The Standard Webhooks signature is required: it covers the timestamp, so
+    a timestamp more than ``tolerance`` seconds (default 300) from now is
+    refused and cannot be replaced. ``X-AIPROD-Signature`` is not consulted:
+    it covers the body only (a captured delivery could be replayed with a new
+    timestamp), and during a rotation overlap it carries the new secret only
+    while ``webhook-signature`` carries both.
     """
     lower = {k.lower(): v for k, v in headers.items()}
     standard = lower.get("webhook-signature")
-    ours = lower.get("x-aiprod-signature")
-    if standard is None and ours is None:
-        raise SignatureError("No signature header (X-AIPROD-Signature or webhook-signature)")
-    if standard is not None:
-        msg_id = lower.get("webhook-id")
-        if not msg_id:
-            raise SignatureError("Missing webhook-id header")
-        timestamp = _check_timestamp(lower.get("webhook-timestamp"), tolerance, now)
-        expected = standard_signature(secret, msg_id, timestamp, body).encode("ascii")
-        # The header may list several space-separated signatures (key rotation).
-        offered = [part.encode("ascii", "replace") for part in standard.split() if part.startswith("v1,")]
-        if not any(hmac.compare_digest(expected, candidate) for candidate in offered):
-            raise SignatureError("Signature mismatch")
-    if ours is not None:
-        _check_timestamp(lower.get("x-aiprod-timestamp"), tolerance, now)
-        expected = aiprod_signature(secret, body).encode("ascii")
-        if not hmac.compare_digest(expected, ours.strip().encode("ascii", "replace")):
-            raise SignatureError("Signature mismatch")
+    if standard is None:
+        if "x-aiprod-signature" in lower:
+            raise SignatureError(
+                "No webhook-signature header: X-AIPROD-Signature covers the body only and could be replayed "
+                "with a new timestamp; verify the Standard Webhooks headers (webhook-id, webhook-timestamp, "
+                "webhook-signature)"
+            )
+        raise SignatureError("No signature header (webhook-signature)")
+    msg_id = lower.get("webhook-id")
+    if not msg_id:
+        raise SignatureError("Missing webhook-id header")
+    timestamp = _check_timestamp(lower.get("webhook-timestamp"), tolerance, now)
+    expected = standard_signature(secret, msg_id, timestamp, body).encode("ascii")
+    # The header may list several space-separated signatures (key rotation).
+    offered = [part.encode("ascii", "replace") for part in standard.split() if part.startswith("v1,")]
+    if not any(hmac.compare_digest(expected, candidate) for candidate in offered):
+        raise SignatureError("Signature mismatch")

@@ -19,11 +19,19 @@ def create_api_key(
     name: str = "",
     scopes: list[str] | None = None,
     expires_in_days: int | None = None,
+    created_by: ApiKey | None = None,
 ) -> tuple[ApiKey, str]:
-    """Creates a key and returns (key, plaintext). Show the plaintext once."""
+    """Creates a key and returns (key, plaintext). Show the plaintext once.
+
+    `created_by`: the API key making the request; the new key never outlives
+    it (its expiry is capped at the creator's), so a key about to expire
+    cannot mint a long-lived successor."""
     plaintext = generate_key(environment)
     now = timezone.now()
     lifetime = timedelta(days=expires_in_days) if expires_in_days else KEY_LIFETIME
+    expires_at = now + lifetime
+    if created_by is not None and created_by.expires_at is not None:
+        expires_at = min(expires_at, created_by.expires_at)
     key = ApiKey.objects.create(
         account=account,
         name=name,
@@ -32,7 +40,7 @@ def create_api_key(
         key_hash=hash_key(plaintext),
         scopes=list(scopes) if scopes is not None else list(SCOPES),
         created_at=now,
-        expires_at=now + lifetime,
+        expires_at=expires_at,
     )
     return key, plaintext
 

@@ -158,7 +158,7 @@ def webhook_test(request, webhook_id):
 def webhook_rotate(request, webhook_id):
     return _act(
         request, webhook_id,
-        lambda e: endpoint_services.rotate_secret(e) and "New signing secret made; the old one signs nothing from now on.",
+        lambda e: endpoint_services.rotate_secret(e) and "New signing secret made; the old one also signs (webhook-signature) for 24 hours, then nothing.",
     )
 
 

@@ -273,8 +273,27 @@ def av_reason(exc: BaseException) -> str:
     return str(reason).rstrip(".")
 
 
+# The FFmpeg demuxer for each format the sniffer accepts (jobs/sniff.py
+# ACCEPTED). FFmpeg's own auto-detection is never used: it once opened an
+# "MP3" (an ID3 tag followed by SDP text) with the SDP demuxer, which opens
+# network streams. Full names (as FFmpeg reports them), so the probe's
+# `format_name` reads as it did under auto-detection.
+MOV = "mov,mp4,m4a,3gp,3g2,mj2"
+AV_DEMUXERS = {
+    "video/mp4": MOV, "video/quicktime": MOV, "audio/mp4": MOV,
+    "video/webm": "matroska,webm", "video/x-matroska": "matroska,webm",
+    "video/x-msvideo": "avi",
+    "audio/mpeg": "mp3", "audio/wav": "wav", "audio/ogg": "ogg", "audio/flac": "flac", "audio/aac": "aac",
+    "image/jpeg": "jpeg_pipe", "image/png": "png_pipe", "image/webp": "webp_pipe", "image/gif": "gif",
+}
+
+
 def open_media(path: str):
     """Open a media file for reading, mapping failures to CORRUPT_INPUT.
+
+    The demuxer is the one for the format the sniffer finds in the bytes
+    (``AV_DEMUXERS``), and only the ``file`` protocol is allowed, so no input
+    can make FFmpeg open another demuxer or a network stream.
 
     ``skip_frame=all`` reaches the decoders FFmpeg opens while probing the
     streams: frame sizes still come from the container and the parsers, but
@@ -283,8 +302,15 @@ def open_media(path: str):
     """
     import av
 
+    from jobs.sniff import sniff
+
+    content_type = sniff(path).content_type
+    demuxer = AV_DEMUXERS.get(content_type)
+    if demuxer is None:
+        raise ProcessingError(UNSUPPORTED_INPUT, f"Unsupported Content-Type: {content_type} is not a media format")
     try:
-        return av.open(path, mode="r", options={"skip_frame": "all"}, metadata_errors="replace")
+        return av.open(path, mode="r", format=demuxer, options={"skip_frame": "all", "protocol_whitelist": "file"},
+                       metadata_errors="replace")
     except MemoryError:  # av.error.MemoryError too: ENOMEM inside FFmpeg
         raise _out_of_memory("the input") from None
     except av.error.FFmpegError as exc:

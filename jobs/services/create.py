@@ -21,6 +21,7 @@ from aiprod.ids import new_job_id
 from jobs.models import Job, JobStatus, month_start
 from jobs.services import idempotency, transitions, types
 from jobs.sniff import kind_for_content_type, kind_for_filename, normalize_content_type
+from quotas.outbound_waits import outbound_wait
 from quotas.services import check_job_room, reserve_job
 
 NAME_CONSTRAINT = "job_name_unique_per_month"
@@ -60,9 +61,12 @@ def _filename_from_url(url: str) -> str:
     return unquote(os.path.basename(path))[:255]
 
 
-def _preflight(input_url: str) -> outbound.PreflightResult:
+def _preflight(input_url: str, account_id: str) -> outbound.PreflightResult:
+    # Waits up to 10 s on the customer's server inside the request: counted
+    # against the account's cap on such waits (429 beyond it).
     try:
-        return outbound.preflight(input_url, label="Input URL")
+        with outbound_wait(account_id):
+            return outbound.preflight(input_url, label="Input URL")
     except outbound.OutboundError as exc:
         raise ApplicationError(422, "INVALID_URL", exc.message) from None
 
@@ -159,7 +163,7 @@ def create_job(
         input_url = ""
     else:
         job_id = new_job_id()
-        checked = _preflight(input_url)
+        checked = _preflight(input_url, account.pk)
         filename = _filename_from_url(checked.final_url) or _filename_from_url(input_url)
         content_type = normalize_content_type(checked.content_type) or ""
         size = checked.content_length

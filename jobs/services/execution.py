@@ -24,7 +24,7 @@ from aiprod import outbound
 from jobs import runner, sniff
 from jobs.models import Job
 from jobs.processors.base import INVALID_PARAMS, ProcessingError
-from jobs.services import storage, transitions, types
+from jobs.services import output_limits, storage, transitions, types
 from jobs.services.upload import format_size
 from quotas.services import DataMeter, QuotaExceeded
 
@@ -215,9 +215,11 @@ def _process(job: Job, input_path: str, work_dir: str, deadline: float) -> str:
         raise _Stop()
     job.type, job.params = type_name, params
     _preload()
+    output_limit = output_limits.limit_for(type_name, job.account.tier)
     outcome = runner.run(
         runner.Task(type_name=type_name, input_path=input_path, input_kind=sniffed.kind,
-                    input_content_type=sniffed.content_type, params=params, work_dir=work_dir),
+                    input_content_type=sniffed.content_type, params=params, work_dir=work_dir,
+                    max_output_bytes=output_limit.bytes, output_too_large=output_limit.message),
         deadline=deadline,
         heartbeat=lambda progress: _heartbeat(job, progress),
         interval=settings.AIPROD_JOB_HEARTBEAT_SECONDS,
@@ -233,6 +235,11 @@ def _process(job: Job, input_path: str, work_dir: str, deadline: float) -> str:
 
 
 def _complete(job: Job, outcome: runner.Outcome) -> str:
+    try:
+        # Output bytes count against the data quota too; like the result, while the database restarts.
+        _when_database_answers(lambda: output_limits.count_output(job, outcome.output_file))
+    except QuotaExceeded as exc:
+        raise ProcessingError(exc.code, exc.message) from None
     stored = ""
     if outcome.output_file:
         # Stored before the state change: a job never shows `completed`

@@ -93,3 +93,22 @@ def test_the_key_list_costs_a_fixed_number_of_queries(pro, django_assert_max_num
         # auth (1) + list (1) + request log insert (1); last_used_at is fresh.
         response = pro.api.get("/account/api-keys")
     assert len(response.json()["data"]) == 7
+
+
+def test_a_new_key_never_outlives_the_key_that_creates_it(free):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.conftest import Api
+
+    soon = timezone.now() + timedelta(days=1)
+    ApiKey.objects.filter(prefix=free.key[:12]).update(expires_at=soon)
+    created = free.api.post("/account/api-keys", {"name": "ten years", "expires_in_days": 3650})
+    assert created.status_code == 201, created.content
+    assert ApiKey.objects.get(pk=created.json()["id"]).expires_at == soon
+    assert created.json()["expires_at"] == soon.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # A shorter lifetime than the creator's is kept as asked.
+    shorter = Api(created.json()["key"]).post("/account/api-keys", {"name": "an hour less", "expires_in_days": 1})
+    assert shorter.status_code == 201
+    assert ApiKey.objects.get(pk=shorter.json()["id"]).expires_at <= soon

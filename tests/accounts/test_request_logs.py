@@ -99,3 +99,13 @@ def test_the_log_list_costs_the_same_queries_however_many_rows(pro, rows, django
     with django_assert_max_num_queries(2):
         response = pro.api.get("/account/logs?limit=50")
     assert len(response.json()["data"]) == min(rows + 1, 50)
+
+
+@pytest.mark.parametrize("message", ["=HYPERLINK(\"https://evil.test\")", "+1+1", "-1+1", "@SUM(A1)",
+                                     "\t=1+1", "\r=1+1"])
+def test_csv_cells_that_a_spreadsheet_would_run_as_a_formula_are_escaped(pro, message):
+    rid = pro.api.get("/account/api-keys/current")["X-Request-ID"]
+    RequestLog.objects.filter(request_id=rid).update(message=message)
+    response = pro.api.get(f"/account/logs?format=csv&request_id={rid}")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode(), newline="")))
+    assert rows[0]["message"] == "'" + message

@@ -90,3 +90,30 @@ def test_errors_in_the_nested_shape_are_reported_where_they_were_sent(pro, body,
     response = pro.api.patch("/account/security", body)
     assert response.status_code == 400
     assert response.json()["details"] == details
+
+
+# --------------------------------------------------------------------------- live key required (SPEC §17)
+
+@pytest.mark.parametrize("method, path, body", [
+    ("patch", "/account/security", {"enabled": True, "ips": ["203.0.113.10"], "force": True}),
+    ("post", "/account/security/whitelist", {"ip": "203.0.113.10"}),
+    ("delete", f"/account/security/whitelist?ip={ME}&force=1", None),
+])
+def test_a_test_key_cannot_change_the_account_wide_allow_list(pro, method, path, body):
+    pro.api.post("/account/security/whitelist", {"ip": ME})
+    response = getattr(pro.test_api, method)(path, body, REMOTE_ADDR=ME)
+    assert response.status_code == 403
+    assert response.json()["code"] == "LIVE_KEY_REQUIRED"
+    assert "live key (sk_live_)" in response.json()["message"]
+    account = Account.objects.get(pk=pro.account.pk)
+    assert not account.ip_allowlist_enabled
+    assert list(account.ip_allowlist.values_list("cidr", flat=True)) == [f"{ME}/32"]
+    # The live key is not locked out and still manages it.
+    assert pro.api.get("/account/security", REMOTE_ADDR=ME).json()["ip_whitelist"] == {"enabled": False, "ips": [f"{ME}/32"]}
+
+
+def test_a_test_key_may_read_the_allow_list(pro):
+    pro.api.post("/account/security/whitelist", {"ip": "203.0.113.10"})
+    response = pro.test_api.get("/account/security")
+    assert response.status_code == 200
+    assert response.json()["ip_whitelist"]["ips"] == ["203.0.113.10/32"]

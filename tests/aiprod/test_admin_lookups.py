@@ -27,6 +27,7 @@ SECRET = "whsec_" + "Q" * 32
 # (changelist model, lookup path, the value a right guess starts with)
 ORACLES = [
     (WebhookEndpoint, "secret", lambda data: data["endpoint"].secret),
+    (WebhookEndpoint, "previous_secret", lambda data: data["endpoint"].previous_secret),
     (ApiKey, "key_hash", lambda data: data["key"].key_hash),
     (User, "password", lambda data: data["user"].password),
     (Delivery, "endpoint__secret", lambda data: data["endpoint"].secret),
@@ -56,7 +57,8 @@ def staff(request, db) -> Client:
 def secrets(db) -> dict:
     persona = make_persona("pro")
     endpoint = WebhookEndpoint.objects.create(
-        account=persona.account, url="https://hooks.example.com/in", events=["job.completed"], secret=SECRET
+        account=persona.account, url="https://hooks.example.com/in", events=["job.completed"], secret=SECRET,
+        previous_secret="whsec_" + "P" * 32,
     )
     event = Event.objects.create(account=persona.account, livemode=True, type="job.completed", body="{}")
     Delivery.objects.create(

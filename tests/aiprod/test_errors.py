@@ -124,3 +124,13 @@ def test_health_is_public_and_reports_the_version(anonymous, db):
     assert body["status"] == "healthy"
     assert body["version"].startswith("33.")
     assert body["timestamp"].endswith("Z")
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
+def test_json_nested_too_deeply_is_a_validation_error_not_a_500(pro, content_type):
+    response = pro.api.post("/account/api-keys", "[" * 200_000, content_type=content_type)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "Validation failed"
+    assert body["details"]["body"] == ["Malformed JSON: nested too deeply"]
+    assert body["request_id"] == response["X-Request-ID"]

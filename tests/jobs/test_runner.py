@@ -120,3 +120,35 @@ def test_a_child_over_its_memory_limit_fails_input_too_large_not_the_worker(tmp_
     assert outcome.message.startswith("Input too large")
     # The worker (this process) is untouched and can allocate as before.
     assert len(bytearray(100 * 1024 * 1024)) == 100 * 1024 * 1024
+
+
+def test_a_write_past_the_file_size_limit_kills_the_child_as_output_too_large(tmp_path, children):
+    flac = mf.make_silent_flac(tmp_path / "silence.flac", seconds=30)
+    big = task(tmp_path, "audio.convert", flac, "audio", "audio/flac", {"format": "wav"})
+    big.max_output_bytes, big.output_too_large = 1024**2, "Output too large: at most 1 MB"
+    outcome = runner.run(big, deadline=forever(), heartbeat=lambda p: True)
+    assert (outcome.kind, outcome.code, outcome.message) == (runner.CRASHED, "OUTPUT_TOO_LARGE",
+                                                              "Output too large: at most 1 MB")
+    assert os.path.getsize(os.path.join(big.work_dir, "output", "output.wav")) <= 1024**2
+    assert children.new() == []
+
+
+def test_a_worker_log_file_already_past_the_limit_does_not_kill_the_child(tmp_path, monkeypatch):
+    log = tmp_path / "worker.log"
+    log.write_bytes(b"x" * (2 * 1024**2))  # a long-running worker's stderr
+    broken = task(tmp_path, "media.probe", mf.make_wav(tmp_path / "in.wav"), "audio", "audio/wav")
+    broken.type_name = "no.such.type"  # fails inside the child with a traceback on stderr
+    broken.max_output_bytes = 1024**2
+    saved = os.dup(2)
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND)
+    os.dup2(fd, 2)
+    monkeypatch.setattr("sys.stderr", open(2, "w", buffering=1, closefd=False))  # a worker's: fd 2, by line
+    try:
+        outcome = runner.run(broken, deadline=forever(), heartbeat=lambda p: True)
+    finally:
+        os.dup2(saved, 2)
+        os.close(fd)
+        os.close(saved)
+    assert (outcome.kind, outcome.code) == (runner.ERROR, "PROCESSING_FAILED")
+    # The child's traceback still reached the worker's stderr (relayed by the parent).
+    assert "Traceback" in log.read_bytes()[2 * 1024**2:].decode()

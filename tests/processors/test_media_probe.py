@@ -98,3 +98,37 @@ def test_a_truncated_mp4_is_corrupt_input(run, tmp_path):
         run("media.probe", mf.make_truncated(clip, tmp_path / "cut.mp4", 0.5))
     assert info.value.code == "CORRUPT_INPUT"
     assert info.value.message.startswith("Invalid input:")
+
+
+# An ID3 tag (so the bytes sniff as MP3) followed by a session description:
+# FFmpeg's auto-detection picks its SDP demuxer for this, which opens RTP
+# streams over the network.
+SDP_AS_MP3 = (
+    b"ID3\x03\x00\x00\x00\x00\x00\x00"
+    b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 45999 RTP/AVP 0\r\n"
+)
+
+
+@pytest.mark.parametrize("type_name,params", [("media.probe", None), ("audio.convert", {"format": "wav"})])
+def test_an_mp3_holding_a_session_description_is_read_as_mp3_not_by_the_sdp_demuxer(run, tmp_path, type_name, params):
+    fake = tmp_path / "tone.mp3"
+    fake.write_bytes(SDP_AS_MP3)
+    with pytest.raises(ProcessingError) as info:
+        run(type_name, fake, params)
+    assert info.value.code == "CORRUPT_INPUT"
+    assert "could not be read as media" in info.value.message
+
+
+@pytest.mark.parametrize("name,make", [
+    ("clip.mp4", mf.make_mp4), ("clip.webm", mf.make_webm), ("clip.avi", mf.make_avi),
+    ("tone.mp3", mf.make_mp3), ("tone.wav", mf.make_wav), ("tone.ogg", mf.make_ogg), ("tone.flac", mf.make_flac),
+    ("tone.aac", mf.make_aac),
+])
+def test_media_is_opened_with_the_demuxer_of_the_sniffed_format_and_the_file_protocol_only(tmp_path, name, make):
+    from jobs.processors.base import AV_DEMUXERS, open_media
+    from jobs.sniff import sniff
+
+    path = make(tmp_path / name)
+    with open_media(path) as container:
+        assert container.format.name == AV_DEMUXERS[sniff(path).content_type]
+        assert container.options["protocol_whitelist"] == "file"

@@ -32,7 +32,7 @@ def test_a_new_free_account_has_its_whole_quota(free):
     body = response.json()
     assert set(body) == {
         "jobs_this_month", "jobs_limit", "jobs_remaining", "data_used_gb", "data_limit_gb",
-        "rate_limit_remaining", "rate_limit_resets_at", "tier", "period_start", "period_end",
+        "rate_limit_remaining", "rate_limit_resets_at", "tier", "period_start", "period_end", "livemode",
     }
     assert body["jobs_this_month"] == 0
     assert body["jobs_limit"] == body["jobs_remaining"] == 100
@@ -56,9 +56,18 @@ def test_usage_counts_live_jobs_and_bytes_read(pro):
     assert body["tier"] == "pro"
 
 
-def test_a_test_key_sees_the_live_quota(free):
-    reserve_job(free.account, livemode=True)
-    assert free.test_api.get("/account/usage").json()["jobs_this_month"] == 1
+def test_a_test_key_reads_test_mode_usage_not_the_live_quota(free):
+    with time_machine.travel(NOW, tick=False):
+        reserve_job(free.account, livemode=True)
+        consume_data(free.account, livemode=True, nbytes=250_000_000)
+        make_job(free.account, created="2026-03-09T10:00:00Z", size=3000, livemode=False)
+        make_job(free.account, created="2026-03-10T10:00:00Z", size=GB // 2, livemode=False)
+        make_job(free.account, created="2026-02-27T10:00:00Z", size=7000, livemode=False)  # last month
+        test_body = free.test_api.get("/account/usage").json()
+        live_body = free.api.get("/account/usage").json()
+    assert (test_body["livemode"], test_body["jobs_this_month"], test_body["data_used_gb"]) == (False, 2, 0.5)
+    assert test_body["jobs_remaining"] == 98
+    assert (live_body["livemode"], live_body["jobs_this_month"], live_body["data_used_gb"]) == (True, 1, 0.25)
 
 
 def test_enterprise_usage_shows_the_values_staff_set(personas):

@@ -25,8 +25,9 @@ REFUSAL = "Monthly job limit (10,000) exceeded. Contact sales@aiprod.com for Ent
 
 
 @pytest.mark.parametrize("room", [1, 10], ids=["quota-minus-one", "ten-left"])
-def test_fifty_parallel_creates_admit_exactly_the_room_left_in_the_quota(transactional_db, personas, room):
+def test_fifty_parallel_creates_admit_exactly_the_room_left_in_the_quota(transactional_db, personas, room, settings):
     persona = personas("pro")  # 100 requests/s: the rate limit stays out of the way
+    settings.AIPROD_OUTBOUND_WAITS_PER_ACCOUNT = 50  # and so does the cap on parallel URL checks (8)
     MonthlyUsage.objects.create(account=persona.account, month=month_start(), jobs_count=PRO_JOBS - room)
     names = itertools.count(1)
 

@@ -136,3 +136,17 @@ def test_the_job_timeline_lists_every_attempt_oldest_first(pro, receiver, on_com
 def test_emit_job_event_refuses_non_job_events(pro):
     with pytest.raises(ValueError):
         emit_job_event(make_job(pro), "quota.warning")
+
+
+def test_after_the_default_secret_is_rotated_job_urls_get_both_signatures_for_a_day(pro, on_commit):
+    old = pro.api.get("/account/webhooks/default/secret").json()["secret"]
+    new = pro.api.post("/account/webhooks/default/rotate-secret").json()["secret"]
+    assert new != old
+    with serve({"/job-hook": 200}) as job_receiver:
+        job = make_job(pro, webhook_url=job_receiver.url + "/job-hook")
+        with on_commit():
+            transitions.claim_job(job.id, worker="w1")
+        (request,) = job_receiver.wait_for_requests(1)
+        for secret in (new, old):
+            signing.verify(secret, request.body, request.header_dict)
+        assert request.header_dict["x-aiprod-signature"] == signing.aiprod_signature(new, request.body)

@@ -1,6 +1,7 @@
 """webhooks.signing on its own: the guide's recipe, Standard Webhooks, tolerance."""
 
 import base64
+import time
 
 import pytest
 
@@ -63,14 +64,46 @@ def test_verify_checks_a_forged_timestamp_against_the_standard_signature():
         signing.verify(secret, BODY, replayed, now=1_700_009_000)
 
 
-def test_verify_accepts_any_of_several_standard_signatures_and_either_scheme_alone():
+def test_verify_accepts_any_of_several_standard_signatures_and_the_standard_scheme_alone():
     secret = signing.new_secret()
     headers = signing.sign(secret, BODY, msg_id="evt_1", timestamp=1_700_000_000)
     several = {**headers, "webhook-signature": "v1,bm9wZQ== " + headers["webhook-signature"]}
     signing.verify(secret, BODY, several, now=1_700_000_000)
     standard_only = {k: v for k, v in headers.items() if not k.startswith("X-AIPROD")}
     signing.verify(secret, BODY, standard_only, now=1_700_000_000)
-    aiprod_only = {k: v for k, v in headers.items() if k.startswith("X-AIPROD")}
-    signing.verify(secret, BODY, {k.lower(): v for k, v in aiprod_only.items()}, now=1_700_000_000)
     with pytest.raises(signing.SignatureError, match="No signature"):
         signing.verify(secret, BODY, {}, now=1_700_000_000)
+
+
+def test_verify_refuses_a_body_only_signature_replayed_with_a_fresh_timestamp():
+    secret = signing.new_secret()
+    headers = signing.sign(secret, BODY, msg_id="evt_1", timestamp=1_700_000_000)
+    # Captured an hour ago, replayed now with the unsigned X-AIPROD-Timestamp changed.
+    replayed = {"X-AIPROD-Signature": headers["X-AIPROD-Signature"], "X-AIPROD-Timestamp": "1700003600"}
+    with pytest.raises(signing.SignatureError, match="covers the body only"):
+        signing.verify(secret, BODY, replayed, now=1_700_003_600)
+
+
+def test_a_stale_standard_signature_is_refused_even_with_a_fresh_aiprod_timestamp():
+    secret = signing.new_secret()
+    headers = signing.sign(secret, BODY, msg_id="evt_1", timestamp=1_700_000_000)
+    with pytest.raises(signing.SignatureError, match="300 seconds"):
+        signing.verify(secret, BODY, {**headers, "X-AIPROD-Timestamp": "1700003600"}, now=1_700_003_600)
+
+
+def test_previous_secrets_add_their_own_signatures_that_the_standard_webhooks_library_accepts():
+    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+    new, old, other = signing.new_secret(), signing.new_secret(), signing.new_secret()
+    now = int(time.time())
+    headers = signing.sign(new, BODY, msg_id="evt_1", timestamp=now, previous_secrets=[old])
+    first, second = headers["webhook-signature"].split(" ")
+    assert first.startswith("v1,") and second.startswith("v1,")
+    assert headers["X-AIPROD-Signature"] == signing.aiprod_signature(new, BODY)
+    for secret in (new, old):
+        assert Webhook(secret).verify(BODY, headers)["id"] == "evt_1"
+        signing.verify(secret, BODY, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(other).verify(BODY, headers)
+    with pytest.raises(signing.SignatureError, match="mismatch"):
+        signing.verify(other, BODY, headers)

@@ -102,15 +102,49 @@ def test_test_defaults_to_job_completed_and_reports_a_failure(pro, receiver):
     assert pro.api.post(f"/account/webhooks/{endpoint.id}/test", {"event": "job.exploded"}).status_code == 400
 
 
-def test_after_rotate_secret_the_old_secret_no_longer_verifies(pro, receiver):
+def test_after_rotate_secret_both_secrets_sign_for_24_hours_then_only_the_new_one(pro, receiver):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
     endpoint = register(pro, receiver.url + "/hook")
     old_secret = endpoint.secret
+    rotated_at = timezone.now()
     new_secret = pro.api.post(f"/account/webhooks/{endpoint.id}/rotate-secret").json()["secret"]
+    assert new_secret != old_secret
+
+    with time_machine.travel(rotated_at + timedelta(hours=23, minutes=59), tick=False):
+        pro.api.post(f"/account/webhooks/{endpoint.id}/test", {})
+        request = receiver.last_request
+        assert len(request.header_dict["webhook-signature"].split(" ")) == 2
+        for secret in (new_secret, old_secret):
+            signing.verify(secret, request.body, request.header_dict)
+            Webhook(secret).verify(request.body, request.header_dict)  # the Standard Webhooks library
+
+    with time_machine.travel(rotated_at + timedelta(hours=24, minutes=1), tick=False):
+        pro.api.post(f"/account/webhooks/{endpoint.id}/test", {})
+        request = receiver.last_request
+        assert len(request.header_dict["webhook-signature"].split(" ")) == 1
+        signing.verify(new_secret, request.body, request.header_dict)
+        with pytest.raises(signing.SignatureError):
+            signing.verify(old_secret, request.body, request.header_dict)
+        with pytest.raises(WebhookVerificationError):
+            Webhook(old_secret).verify(request.body, request.header_dict)
+
+
+def test_a_second_rotation_drops_the_first_secret_at_once(pro, receiver):
+    endpoint = register(pro, receiver.url + "/hook")
+    first = endpoint.secret
+    second = pro.api.post(f"/account/webhooks/{endpoint.id}/rotate-secret").json()["secret"]
+    third = pro.api.post(f"/account/webhooks/{endpoint.id}/rotate-secret").json()["secret"]
     pro.api.post(f"/account/webhooks/{endpoint.id}/test", {})
     request = receiver.last_request
-    signing.verify(new_secret, request.body, request.header_dict)
+    signing.verify(third, request.body, request.header_dict)
+    signing.verify(second, request.body, request.header_dict)
     with pytest.raises(signing.SignatureError):
-        signing.verify(old_secret, request.body, request.header_dict)
+        signing.verify(first, request.body, request.header_dict)
 
 
 def test_a_pending_retry_is_signed_with_the_secret_current_when_it_is_sent(
@@ -136,5 +170,6 @@ def test_a_pending_retry_is_signed_with_the_secret_current_when_it_is_sent(
         delivery_services.dispatch_due()
         request = receiver.last_request
         signing.verify(new_secret, request.body, request.header_dict)
-        with pytest.raises(signing.SignatureError):
-            signing.verify(endpoint.secret, request.body, request.header_dict)
+        assert request.header_dict["x-aiprod-signature"] == signing.aiprod_signature(new_secret, request.body)
+        # Inside the rotation overlap the old secret signs too.
+        signing.verify(endpoint.secret, request.body, request.header_dict)

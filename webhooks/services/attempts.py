@@ -186,20 +186,22 @@ def _backoff_window(endpoint: WebhookEndpoint, now) -> timedelta:
     return min(max(age, BACKOFF_MIN), BACKOFF_MAX)
 
 
-def _secret(delivery: Delivery) -> str:
+def _secrets(delivery: Delivery) -> tuple[str, list[str]]:
+    """The secret that signs this attempt, and any previous one still in its rotation overlap."""
     if delivery.target == TargetKind.JOB_URL:
-        return endpoint_services.default_secret(delivery.account_id, delivery.livemode).secret
-    return delivery.endpoint.secret
+        return endpoint_services.signing_secrets(endpoint_services.default_secret(delivery.account_id, delivery.livemode))
+    return endpoint_services.signing_secrets(delivery.endpoint)
 
 
-def headers_for(delivery: Delivery, body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+def headers_for(delivery: Delivery, body: bytes, secret: str, timestamp: int | None = None,
+                previous_secrets=()) -> dict[str, str]:
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-AIPROD-Event": delivery.event_type,
         "X-AIPROD-Delivery": delivery.id,
         "X-AIPROD-Attempt": str(delivery.attempt_count),
-        **signing.sign(secret, body, msg_id=delivery.event_id, timestamp=timestamp),
+        **signing.sign(secret, body, msg_id=delivery.event_id, timestamp=timestamp, previous_secrets=previous_secrets),
     }
 
 
@@ -241,7 +243,8 @@ def _send(delivery: Delivery) -> Outcome:
         return Outcome(DeliveryStatus.SKIPPED, error=reason, permanent=True)
     url = delivery.endpoint.url if delivery.endpoint is not None else delivery.url
     body = delivery.event.body.encode("utf-8")
-    headers = headers_for(delivery, body, _secret(delivery))
+    secret, previous = _secrets(delivery)
+    headers = headers_for(delivery, body, secret, previous_secrets=previous)
     started = time.monotonic()
     try:
         result = outbound.post(url, body, headers, timeout=timeout_seconds(), max_response_bytes=1024)

@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from aiprod.errors import invalid_state
+from quotas.outbound_waits import outbound_wait
 from webhooks.models import (
     VERIFICATION_EVENT,
     Delivery,
@@ -121,15 +122,18 @@ def _send_now(event: Event, endpoint: WebhookEndpoint, kind: str) -> Delivery:
 def verify_endpoint(endpoint: WebhookEndpoint) -> Delivery:
     """Sends ``webhook.verification`` with a random challenge, synchronously
     (one attempt, at most the webhook timeout). A 2xx makes the endpoint
-    verified; a failure leaves its status as it was. Returns the delivery."""
-    event = create_event(
-        account_id=endpoint.account_id,
-        livemode=endpoint.livemode,
-        event_type=VERIFICATION_EVENT,
-        data={"challenge": secrets.token_urlsafe(24), "webhook_id": endpoint.id},
-        sample=True,
-    )
-    delivery = _send_now(event, endpoint, DeliveryKind.VERIFICATION)
+    verified; a failure leaves its status as it was. Returns the delivery.
+    Counts as one of the account's outbound waits (429 RATE_LIMITED beyond
+    the cap, before anything is written)."""
+    with outbound_wait(endpoint.account_id):
+        event = create_event(
+            account_id=endpoint.account_id,
+            livemode=endpoint.livemode,
+            event_type=VERIFICATION_EVENT,
+            data={"challenge": secrets.token_urlsafe(24), "webhook_id": endpoint.id},
+            sample=True,
+        )
+        delivery = _send_now(event, endpoint, DeliveryKind.VERIFICATION)
     if delivery.status == DeliveryStatus.DELIVERED:
         endpoint_services.mark_verified(endpoint)
     return delivery
@@ -137,14 +141,16 @@ def verify_endpoint(endpoint: WebhookEndpoint) -> Delivery:
 
 def send_test_event(endpoint: WebhookEndpoint, event_type: str) -> Delivery:
     """Sends a sample ``event_type`` event to this endpoint only, now, once
-    (whatever its status). The sample's data is marked ``"sample": true``."""
+    (whatever its status). The sample's data is marked ``"sample": true``.
+    Counts as one of the account's outbound waits, as verify_endpoint."""
     from webhooks.samples import sample_data
 
-    event = create_event(
-        account_id=endpoint.account_id,
-        livemode=endpoint.livemode,
-        event_type=event_type,
-        data=sample_data(event_type, endpoint),
-        sample=True,
-    )
-    return _send_now(event, endpoint, DeliveryKind.TEST)
+    with outbound_wait(endpoint.account_id):
+        event = create_event(
+            account_id=endpoint.account_id,
+            livemode=endpoint.livemode,
+            event_type=event_type,
+            data=sample_data(event_type, endpoint),
+            sample=True,
+        )
+        return _send_now(event, endpoint, DeliveryKind.TEST)

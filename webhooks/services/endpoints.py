@@ -96,11 +96,42 @@ def delete_endpoint(endpoint: WebhookEndpoint) -> None:
     endpoint.delete()
 
 
+def rotation_overlap() -> timedelta:
+    """How long the secret before a rotation keeps signing (24 h)."""
+    return timedelta(hours=settings.AIPROD_WEBHOOK_SECRET_OVERLAP_HOURS)
+
+
+def _rotated(row) -> dict:
+    """The field values that rotate `row`'s secret: a new one, and the
+    current one kept as the previous for the overlap (a previous one still
+    in its overlap is dropped: only the secret just replaced keeps signing)."""
+    now = timezone.now()
+    return {
+        "secret": new_secret(),
+        "previous_secret": row.secret,
+        "previous_secret_expires_at": now + rotation_overlap(),
+    }
+
+
+def signing_secrets(row, now=None) -> tuple[str, list[str]]:
+    """(secret, previous secrets still inside their overlap) of an endpoint or
+    a DefaultSecret. The expiry is compared here, at signing time, so no job
+    has to drop the old secret."""
+    now = now or timezone.now()
+    expires = row.previous_secret_expires_at
+    previous = [row.previous_secret] if row.previous_secret and expires is not None and expires > now else []
+    return row.secret, previous
+
+
 def rotate_secret(endpoint: WebhookEndpoint) -> WebhookEndpoint:
-    """A new secret at once: the old one signs nothing from now on, pending
-    retries included (every attempt is signed when it is sent)."""
-    endpoint.secret = new_secret()
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret=endpoint.secret, updated_at=timezone.now())
+    """A new secret at once; for 24 h (AIPROD_WEBHOOK_SECRET_OVERLAP_HOURS)
+    the old one signs as well, as a second `v1,` signature in
+    `webhook-signature`, so receivers can switch without losing deliveries.
+    Pending retries included: every attempt is signed when it is sent."""
+    changes = _rotated(endpoint)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(**changes, updated_at=timezone.now())
+    for name, value in changes.items():
+        setattr(endpoint, name, value)
     return endpoint
 
 
@@ -117,9 +148,12 @@ def default_secret(account_id: str, livemode: bool) -> DefaultSecret:
 
 
 def rotate_default_secret(account_id: str, livemode: bool) -> DefaultSecret:
+    """As rotate_secret, for the secret of jobs' own webhook_url."""
     row = default_secret(account_id, livemode)
-    row.secret, row.rotated_at = new_secret(), timezone.now()
-    DefaultSecret.objects.filter(pk=row.pk).update(secret=row.secret, rotated_at=row.rotated_at)
+    changes = {**_rotated(row), "rotated_at": timezone.now()}
+    DefaultSecret.objects.filter(pk=row.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(row, name, value)
     return row
 
 
