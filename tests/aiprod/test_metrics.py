@@ -133,11 +133,11 @@ def test_job_transitions_are_counted_with_type_error_code_and_processing_time(pr
 def test_jobs_created_through_the_api_are_counted(pro, scraper, transactional_db):
     before = scraper()
     with serve({"/a.txt": (200, {"Content-Type": "text/plain"}, b"hi")}) as srv:
-        created = pro.api.post("/jobs", {"name": "counted", "input_url": srv.url + "/a.txt", "type": "media.probe"})
+        created = pro.api.post("/jobs", {"name": "counted", "input_url": srv.url + "/a.txt", "type": "document.extract_text"})
     assert created.status_code == 201, created.content
     after = scraper()
-    assert value(after, "aiprod_jobs_created_total", type="media.probe") - value(
-        before, "aiprod_jobs_created_total", type="media.probe") == 1
+    assert value(after, "aiprod_jobs_created_total", type="document.extract_text") - value(
+        before, "aiprod_jobs_created_total", type="document.extract_text") == 1
 
 
 def test_queue_depth_and_oldest_pending_age_are_read_from_the_database(pro, scraper):
