@@ -36,6 +36,15 @@ if not _answers(_redis_url, 6379):
     sys.stderr.write(f"WARNING: no Redis at {_redis_url}; rate limits use a per-process memory cache.\n")
     os.environ["REDIS_URL"] = ""
 
+# AIPROD_TEST_STORAGE=s3: the whole suite on a real S3 server (moto's, started
+# here unless AIPROD_S3_ENDPOINT_URL names one), in a bucket of its own.
+# Child processes (gunicorn, qcluster) inherit the variables and share it.
+if os.environ.get("AIPROD_TEST_STORAGE") == "s3" and not os.environ.get("AIPROD_S3_BUCKET"):
+    from tests.s3server import shared_server
+
+    _s3 = shared_server()
+    os.environ.update(_s3.env(_s3.create_bucket()))
+
 os.environ.setdefault("AIPROD_Q_SYNC", "1")
 # One INSERT per request in unit tests, so a log row is there when the response is.
 os.environ.setdefault("AIPROD_REQUEST_LOG_ASYNC", "0")

@@ -114,7 +114,7 @@ def emit_job_event(job, event_type: str) -> Event:
     if event_type not in JOB_EVENTS:
         raise ValueError(f"Not a job event: {event_type!r}")
     event = create_event(
-        account_id=job.account_id, livemode=job.livemode, event_type=event_type, data=job_data(job), job_id=job.id
+        account_id=job.account_id, livemode=job.livemode, event_type=event_type, data=job_data(job, for_webhook=True), job_id=job.id
     )
     deliveries = _endpoint_deliveries(event)
     if getattr(job, "webhook_url", None):
