@@ -94,3 +94,93 @@ def shared_server() -> S3Server:
         _shared = S3Server().start()
         atexit.register(_shared.stop)
     return _shared
+
+
+def storages_for(server_endpoint: str, bucket: str, *, prefix: str = "") -> dict:
+    """A STORAGES setting that puts job files in `bucket` (as AIPROD_S3_* do)."""
+    from botocore.config import Config
+
+    return {
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": bucket, "endpoint_url": server_endpoint, "region_name": "us-east-1",
+                "location": prefix, "querystring_expire": 900, "default_acl": None, "file_overwrite": True,
+                "access_key": "testing", "secret_key": "testing",
+                "client_config": Config(s3={"addressing_style": "path"}, signature_version="s3v4",
+                                        connect_timeout=2, read_timeout=10, retries={"max_attempts": 2}),
+            },
+        },
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    }
+
+
+class TcpProxy:
+    """A TCP forwarder to `target_port` on a port of its own, which a test
+    stops ("the object store stops answering": connections refused, open
+    ones cut) and starts again on the same port; the server behind it keeps
+    its data."""
+
+    def __init__(self, target_port: int):
+        import threading
+
+        self.target_port = target_port
+        self.port = _free_port()
+        self._threading = threading
+        self._listener = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> TcpProxy:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        self._threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def _accept(self, listener) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                self._threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for s in sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
