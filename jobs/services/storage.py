@@ -37,7 +37,7 @@ from jobs.processors.base import ProcessingError
 logger = logging.getLogger(__name__)
 
 STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
-PART_SIZE = 8 * 1024 * 1024  # multipart part size: the most an upload holds in memory
+PART_SIZE = 5 * 1024 * 1024  # multipart part size (S3's minimum): the most an upload holds in memory
 
 
 class StorageUnavailable(ProcessingError):
@@ -54,6 +54,13 @@ class StorageUnavailable(ProcessingError):
 def is_remote() -> bool:
     """True when job files live in an object store (not a local directory)."""
     return not isinstance(storages["default"], FileSystemStorage)
+
+
+def warm_up() -> None:
+    """Makes the bucket's client now (no request is sent): its models cost
+    ~13 MB once per process, which belongs to startup, not to an upload."""
+    if is_remote():
+        _s3()
 
 
 def backend_name() -> str:
@@ -291,7 +298,8 @@ class UploadWriter:
         self.path = os.path.join(work_dir, "upload")
         self._file = open(self.path, "wb")
         self._remote = is_remote()
-        self._buffer = bytearray()
+        self._part_start = 0  # offset in the scratch file of the bytes not yet sent
+        self._pending = 0
         self._parts: list[dict] = []
         self._upload_id = None
         if self._remote:
@@ -309,12 +317,18 @@ class UploadWriter:
     def write(self, chunk: bytes) -> None:
         self._file.write(chunk)
         if self._remote:
-            self._buffer += chunk
-            if len(self._buffer) >= PART_SIZE:
+            self._pending += len(chunk)
+            if self._pending >= PART_SIZE:
                 self._send_part()
 
     def _send_part(self) -> None:
-        body, self._buffer = bytes(self._buffer), bytearray()
+        # Read back from the scratch file: one part in memory, no second copy.
+        self._file.flush()
+        with open(self.path, "rb") as f:
+            f.seek(self._part_start)
+            body = f.read(self._pending)
+        self._part_start += self._pending
+        self._pending = 0
         number = len(self._parts) + 1
         try:
             answer = self._client.upload_part(
@@ -326,17 +340,18 @@ class UploadWriter:
         self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
 
     def finish_local(self) -> None:
-        """Closes the scratch file (call before sniffing `path`)."""
-        self._file.close()
+        """Flushes the scratch file (call before sniffing `path`)."""
+        self._file.flush()
 
     def commit(self, local_name: str | None = None) -> str:
         """The stored name: `local_name` (default the initial name) for local
         storage, the initial name for a bucket."""
-        self._file.close()
         if not self._remote:
+            self._file.close()
             return save_local_file(local_name or self.name, self.path)
-        if self._buffer or not self._parts:
+        if self._pending or not self._parts:
             self._send_part()
+        self._file.close()
         try:
             self._client.complete_multipart_upload(
                 Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}

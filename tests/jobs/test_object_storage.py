@@ -17,7 +17,7 @@ from django.test import Client
 from jobs import tasks
 from jobs.models import Job, Upload
 from jobs.serializers import job_data
-from tests.jobs.helpers import create_job, created, unique_name
+from tests.jobs.helpers import create_job, created, downloaded, unique_name
 from tests.jobs.test_stream import MP4_HEADER, stream, upload
 from tests.s3server import S3Server, TcpProxy, storages_for
 
@@ -63,6 +63,12 @@ def flaky_bucket(s3_server, settings):
     proxy.stop()
 
 
+@pytest.fixture
+def local_files(settings):
+    """The local directory backend, whatever AIPROD_TEST_STORAGE says."""
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+
+
 def run(job_id: str) -> Job:
     tasks.run_job(job_id)
     return Job.objects.get(pk=job_id)
@@ -76,7 +82,7 @@ def nothing_on_disk(settings) -> bool:
 
 
 def test_a_streamed_upload_goes_to_the_bucket_as_a_multipart_upload_and_not_to_disk(free, bucket, settings):
-    size = 9 * 1024 * 1024 + 123  # two 8 MiB parts
+    size = 6 * 1024 * 1024 + 123  # a 5 MiB part and the rest
     body = MP4_HEADER + b"\x00" * (size - len(MP4_HEADER))
     chunks = [body[i:i + 1024 * 1024] for i in range(0, size, 1024 * 1024)]
     response = stream(free.key, {"filename": "big.mp4"}, chunks)
@@ -220,7 +226,7 @@ def test_an_upload_without_a_known_kind_is_refused(free):
     assert (response.status_code, response.json()["code"]) == (422, "UNSUPPORTED_INPUT")
 
 
-def test_on_local_storage_a_direct_upload_is_a_streamed_put_to_a_signed_aiprod_url(free, media, settings):
+def test_on_local_storage_a_direct_upload_is_a_streamed_put_to_a_signed_aiprod_url(free, media, local_files):
     target = new_upload(free, "pic.png", "image/png")
     url = urlsplit(target["upload_url"])
     assert (url.scheme, url.netloc, url.path) == ("http", "testserver", f"/uploads/{target['id']}/content")
@@ -237,7 +243,7 @@ def test_on_local_storage_a_direct_upload_is_a_streamed_put_to_a_signed_aiprod_u
     assert (late.status_code, late.json()["code"]) == (409, "UPLOAD_USED")
 
 
-def test_a_local_direct_upload_over_its_limit_is_refused_while_it_streams(free, media, settings):
+def test_a_local_direct_upload_over_its_limit_is_refused_while_it_streams(free, media, settings, local_files):
     settings.AIPROD_JOB_STREAM_FREE_MAX_BYTES = 1000
     target = new_upload(free, "pic.png", "image/png")
     url = urlsplit(target["upload_url"])
@@ -288,8 +294,6 @@ def test_a_webhook_payload_link_works_for_the_whole_retry_window(free, files, ti
     api_link = job_data(job)["output_url"]
     time_machine.move_to("2026-11-03T12:00:00Z", tick=True)  # 26 h later: retries run for about 27 h
     assert anonymous.get(api_link).json()["code"] == "LINK_EXPIRED"
-    response = anonymous.get(webhook_link)
-    assert response.status_code == 200
-    assert b"".join(response.streaming_content)[:4] == b"\x89PNG"
+    assert downloaded(anonymous.get(webhook_link))[:4] == b"\x89PNG"  # either backend
     time_machine.move_to("2026-11-07T12:00:00Z", tick=True)
     assert anonymous.get(webhook_link).json()["code"] == "LINK_EXPIRED"
