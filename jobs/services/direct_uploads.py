@@ -165,3 +165,14 @@ def check_arrived(job: Job) -> None:
         meter.finish(size)
     except QuotaExceeded as exc:
         raise ProcessingError(exc.code, exc.message) from None
+
+
+def prune_expired_uploads(*, now=None) -> int:
+    """Deletes direct uploads no job used whose URL expired over a day ago,
+    with any file PUT there (`manage.py prune`). Returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=1)
+    removed = 0
+    for upload in Upload.objects.filter(used_at__isnull=True, expires_at__lt=cutoff)[:1000]:
+        storage.delete_job_files(upload.job_id, [upload.storage_name])
+        removed += Upload.objects.filter(pk=upload.pk, used_at__isnull=True).delete()[0]
+    return removed

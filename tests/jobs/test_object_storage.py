@@ -252,6 +252,25 @@ def test_a_local_direct_upload_over_its_limit_is_refused_while_it_streams(free, 
     assert Upload.objects.get(pk=target["id"]).used_at is None
 
 
+def test_prune_deletes_expired_unused_uploads_with_their_objects(free, bucket, media, time_machine):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    time_machine.move_to("2026-11-02T10:00:00Z", tick=True)
+    unused, used = new_upload(free), new_upload(free)
+    requests.put(unused["upload_url"], data=media["clip.mp4"], headers=unused["headers"], timeout=10).raise_for_status()
+    created(free.api.post("/jobs", {"name": unique_name(), "upload_id": used["id"]}))
+    assert len(bucket.keys()) == 1
+    time_machine.move_to("2026-11-04T10:00:00Z", tick=True)  # URLs expire after 1 h; kept one more day
+    out = io.StringIO()
+    call_command("prune", "--json", stdout=out)
+    assert json.loads(out.getvalue())["uploads_deleted"] == 1
+    assert list(Upload.objects.values_list("pk", flat=True)) == [used["id"]]
+    assert bucket.keys() == []
+
+
 # --------------------------------------------------------------------------- outages
 
 
