@@ -313,6 +313,8 @@ class JobOutputView(JobView):
 
     @api_doc(summary="Download the job's output file (or use the signed output_url without a key)",
              response={"*/*": OpenApiTypes.BINARY}, errors=(404,),
+             redirect="With object storage: a presigned URL of the output object, valid AIPROD_S3_URL_EXPIRY "
+             "seconds (default 900)",
              description="The file in its own media type (the job's output content type). With ?token= (from "
              "output_url) no key is needed; a bad or expired token is 403 INVALID_SIGNATURE / LINK_EXPIRED. "
              "With object storage (AIPROD_S3_BUCKET) the answer is 302 to a short-lived presigned URL of the "
