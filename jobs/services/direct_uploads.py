@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from aiprod.errors import ApplicationError, ValidationFailed, not_found
@@ -169,10 +169,14 @@ def check_arrived(job: Job) -> None:
 
 def prune_expired_uploads(*, now=None) -> int:
     """Deletes direct uploads no job used whose URL expired over a day ago,
-    with any file PUT there (`manage.py prune`). Returns how many."""
+    with any file PUT there, and the rows of uploads whose job was deleted
+    (its files went with it) (`manage.py prune`). Returns how many."""
     cutoff = (now or timezone.now()) - timedelta(days=1)
     removed = 0
     for upload in Upload.objects.filter(used_at__isnull=True, expires_at__lt=cutoff)[:1000]:
         storage.delete_job_files(upload.job_id, [upload.storage_name])
         removed += Upload.objects.filter(pk=upload.pk, used_at__isnull=True).delete()[0]
+    jobs = Job.objects.filter(pk=models.OuterRef("job_id"))
+    orphans = Upload.objects.filter(used_at__isnull=False, expires_at__lt=cutoff).exclude(models.Exists(jobs))
+    removed += orphans.delete()[0]
     return removed

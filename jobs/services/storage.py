@@ -76,9 +76,10 @@ def _s3():
 
 
 def _s3_errors():
+    from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
     from botocore.exceptions import BotoCoreError, ClientError
 
-    return (BotoCoreError, ClientError)
+    return (BotoCoreError, ClientError, S3UploadFailedError, S3TransferFailedError)
 
 
 def _not_found(exc) -> bool:

@@ -17,8 +17,10 @@ from django.test import Client
 from jobs import tasks
 from jobs.models import Job, Upload
 from jobs.serializers import job_data
+from jobs.services import storage
 from tests.jobs.helpers import create_job, created, downloaded, unique_name
 from tests.jobs.test_stream import MP4_HEADER, stream, upload
+from tests.processes import wait_until
 from tests.s3server import S3Server, TcpProxy, storages_for
 
 PREFIX = "tenant-a"
@@ -259,14 +261,16 @@ def test_prune_deletes_expired_unused_uploads_with_their_objects(free, bucket, m
     from django.core.management import call_command
 
     time_machine.move_to("2026-11-02T10:00:00Z", tick=True)
-    unused, used = new_upload(free), new_upload(free)
+    unused, used, deleted = new_upload(free), new_upload(free), new_upload(free)
     requests.put(unused["upload_url"], data=media["clip.mp4"], headers=unused["headers"], timeout=10).raise_for_status()
     created(free.api.post("/jobs", {"name": unique_name(), "upload_id": used["id"]}))
+    gone = created(free.api.post("/jobs", {"name": unique_name(), "upload_id": deleted["id"]}))["id"]
+    assert free.api.delete(f"/jobs/{gone}").status_code == 204
     assert len(bucket.keys()) == 1
     time_machine.move_to("2026-11-04T10:00:00Z", tick=True)  # URLs expire after 1 h; kept one more day
     out = io.StringIO()
     call_command("prune", "--json", stdout=out)
-    assert json.loads(out.getvalue())["uploads_deleted"] == 1
+    assert json.loads(out.getvalue())["uploads_deleted"] == 2  # the unused one, the deleted job's
     assert list(Upload.objects.values_list("pk", flat=True)) == [used["id"]]
     assert bucket.keys() == []
 
@@ -300,6 +304,50 @@ def test_a_bucket_that_stops_answering_fails_the_job_clearly_and_loses_nothing(f
     assert free.api.post(f"/jobs/{job_id}/retry").status_code == 200
     job = run(job_id)
     assert job.status == "completed", job.error
+
+
+def test_a_bucket_that_stops_answering_while_a_job_runs_fails_it_clearly_and_a_retry_finishes_it(
+    transactional_db, free, long_wav, flaky_bucket, settings, monkeypatch
+):
+    import threading
+
+    from django.db import connection
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)  # committed jobs are queued, not run inline: this test runs it
+    settings.AIPROD_JOB_HEARTBEAT_SECONDS = 0.2
+    proxy, bucket = flaky_bucket
+    job_id = upload(free, long_wav, filename="long.wav", type="audio.transcribe").json()["id"]
+    outcome = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = tasks.run_job(job_id)
+        finally:
+            connection.close()  # this thread's own connection
+
+    worker = threading.Thread(target=work)
+
+    def input_downloaded() -> bool:
+        copies = list(storage.work_root().glob(f"{job_id}-*/input.wav"))
+        return bool(copies) and copies[0].stat().st_size == len(long_wav)
+
+    worker.start()
+    try:
+        # The input is in the worker's scratch space, transcription under way: the bucket goes away.
+        wait_until(input_downloaded, timeout=60, what="the worker to download the input", interval=0.02)
+        proxy.stop()
+        worker.join(timeout=120)
+    finally:
+        proxy.start()
+        worker.join(timeout=120)
+    job = Job.objects.get(pk=job_id)
+    assert outcome["result"] == "failed"
+    assert (job.status, job.error_code) == ("failed", "STORAGE_UNAVAILABLE")
+    assert job.error.startswith("Storage unavailable: could not write the file to the object store")
+    assert bucket.head(f"jobs/{job_id}/input.wav")["ContentLength"] == len(long_wav)  # nothing lost
+    assert free.api.post(f"/jobs/{job_id}/retry").status_code == 200
+    assert run(job_id).status == "completed"
 
 
 # --------------------------------------------------------------------------- webhook links
