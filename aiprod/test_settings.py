@@ -9,6 +9,7 @@ redis://127.0.0.1:6379/1) backs the rate-limit cache when it answers.
 import os
 import socket
 import sys
+from pathlib import Path
 from urllib.parse import urlparse
 
 
@@ -53,7 +54,9 @@ os.environ.setdefault("AIPROD_CACHE_PREFIX", f"aiprod-test-{os.getpid()}")
 
 from aiprod.settings import *  # noqa: E402,F401,F403
 
-MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
+# AIPROD_TEST_MEDIA_ROOT: a worker subprocess's own disk (with AIPROD_TEST_STORAGE=s3 the
+# tests give each one another directory: nothing may go through a shared disk).
+MEDIA_ROOT = Path(os.environ.get("AIPROD_TEST_MEDIA_ROOT") or BASE_DIR / "var" / "test-media")  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING["root"]["level"] = "ERROR"  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

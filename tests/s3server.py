@@ -85,6 +85,14 @@ class S3Server:
                 "AIPROD_S3_REGION": "us-east-1", "AIPROD_S3_PREFIX": prefix}
 
 
+def own_disk_env(path) -> dict:
+    """With AIPROD_TEST_STORAGE=s3, the variables that give a subprocess a
+    media root of its own (`path`): it must find every job file in the bucket."""
+    if os.environ.get("AIPROD_TEST_STORAGE") != "s3":
+        return {}  # the local backend is one shared directory by definition
+    return {"AIPROD_TEST_MEDIA_ROOT": str(path), "AIPROD_JOB_WORK_DIR": ""}
+
+
 _shared: S3Server | None = None
 
 

@@ -47,7 +47,7 @@ class StorageUnavailable(ProcessingError):
     def __init__(self, doing: str):
         super().__init__(
             STORAGE_UNAVAILABLE,
-            f"Storage unavailable: could not {doing}. Nothing was lost; retry in a moment",
+            f"Storage unavailable: could not {doing}. Retry in a moment",
         )
 
 
