@@ -307,6 +307,25 @@ def test_a_bucket_that_stops_answering_fails_the_job_clearly_and_loses_nothing(f
     assert job.status == "completed", job.error
 
 
+def test_a_bucket_that_stops_answering_during_a_stream_upload_is_a_503_and_makes_no_job(free, flaky_bucket):
+    proxy, bucket = flaky_bucket
+
+    def body():
+        yield MP4_HEADER + b"\x00" * (1024 * 1024 - len(MP4_HEADER))
+        for i in range(11):
+            if i == 6:  # a 5 MiB part is already in the bucket's multipart upload
+                proxy.stop()
+            yield b"\x00" * (1024 * 1024)
+
+    response = stream(free.key, {"filename": "big.mp4"}, body())
+    assert response.status_code == 503, response.content
+    assert response.json()["code"] == "STORAGE_UNAVAILABLE"
+    assert response.json()["message"].startswith("Storage unavailable: could not write the upload to the object store")
+    assert not Job.objects.exists()
+    proxy.start()
+    assert bucket.keys() == []
+
+
 def test_a_bucket_that_stops_answering_while_a_job_runs_fails_it_clearly_and_a_retry_finishes_it(
     transactional_db, free, long_wav, flaky_bucket, settings, monkeypatch
 ):

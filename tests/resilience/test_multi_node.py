@@ -135,6 +135,16 @@ def test_api_and_worker_nodes_with_their_own_disks_share_jobs_through_the_bucket
             body = download_through(node_b, key, job_id)  # the bytes come from the bucket
             assert body.content.startswith(magic)
             assert body.headers["Content-Disposition"].startswith("attachment")
+    # A direct upload: URL from node A, bytes straight to the bucket, job through node B.
+    target = requests.post(f"{node_a}/uploads", headers={"X-API-Key": key}, timeout=30,
+                           json={"filename": "tone.wav", "content_type": "audio/wav"}).json()
+    requests.put(target["upload_url"], data=tone_wav, headers=target["headers"], timeout=30).raise_for_status()
+    direct = requests.post(f"{node_b}/jobs", headers={"X-API-Key": key}, timeout=30, json={
+        "name": "direct", "type": "media.probe", "upload_id": target["id"]})
+    assert direct.status_code == 201, direct.text
+    job = finished(node_a, key, direct.json()["id"])
+    assert job["status"] == "completed", job["error"]
+    assert job["output"]["format"] == "wav"
     # Inputs and outputs are objects: no node wrote a job file to its own disk.
     keys = {item["Key"] for item in cluster.s3.list_objects_v2(Bucket=cluster.bucket)["Contents"]}
     assert f"prod/jobs/{by_stream}/input.wav" in keys
