@@ -1,7 +1,7 @@
 """POST /jobs/stream: the request body streamed to storage, never held in memory.
 
 With a bucket the body goes up as a multipart upload while it arrives (one
-8 MiB part in memory at a time); a private scratch copy serves the sniffing.
+5 MiB part in memory at a time); a private scratch copy serves the sniffing.
 
 The body is read in fixed 1 MiB chunks straight into a scratch file. The size
 limit of the input's kind (jobs.sniff.KIND_LIMITS; kind from the filename's
