@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test bench screenshots clean
+.PHONY: venv run test test-s3 bench screenshots clean
 
 venv: $(STAMP)
 
@@ -19,6 +19,14 @@ run: venv
 test: venv
 	@bash scripts/ensure-browser.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
+	@if [ -z "$(PYTEST_ARGS)" ]; then $(MAKE) --no-print-directory test-s3; fi
+
+# The storage-relevant tests again with job files in a bucket of a local S3
+# server (moto, started by the tests): jobs (stream, output, uploads, deletes),
+# ops (health, diagnostics), webhooks (payload links), the multi-node test.
+S3_TESTS ?= tests/jobs tests/ops tests/webhooks tests/resilience/test_multi_node.py tests/resilience/test_worker_loss.py
+test-s3: venv
+	AIPROD_TEST_STORAGE=s3 $(PY) -m pytest $(S3_TESTS)
 
 bench: venv
 	@bash bench/run.sh

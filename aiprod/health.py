@@ -29,6 +29,13 @@ def database_answers() -> bool:
         return False
 
 
+def storage_check() -> dict:
+    """{"backend", "status", "latency_ms"} of the job files' store (SPEC §15)."""
+    from jobs.services.storage import check_backend  # health sits above jobs, like ops
+
+    return check_backend()
+
+
 class HealthView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
@@ -37,7 +44,8 @@ class HealthView(APIView):
         summary="Health check (no authentication)",
         responses={
             200: OpenApiResponse(HealthOut, description='"healthy", or "maintenance" in maintenance mode'),
-            503: OpenApiResponse(HealthOut, description='"unhealthy": the database does not answer'),
+            503: OpenApiResponse(HealthOut, description='"unhealthy": the database or the object store '
+                                 '(storage.status "down") does not answer'),
             400: OpenApiResponse(ValidationErrorBody, description="NUL characters in the URL"),
         },
         parameters=[
@@ -54,6 +62,10 @@ class HealthView(APIView):
             body["maintenance"] = {"message": state.message, "until": iso(state.until)}
             return Response(body)
         if not database_answers():
+            body["status"] = "unhealthy"
+            return Response(body, status=503, headers={"Retry-After": "5"})
+        body["storage"] = storage_check()
+        if body["storage"]["status"] == "down":
             body["status"] = "unhealthy"
             return Response(body, status=503, headers={"Retry-After": "5"})
         return Response(body)

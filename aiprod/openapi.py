@@ -119,13 +119,14 @@ def error_responses(*statuses: int, common=COMMON_ERRORS) -> dict:
 
 
 def api_doc(*, summary: str, request=None, response=None, status: int = 200, errors=(), parameters=(),
-            public: bool = False, **kwargs):
+            public: bool = False, redirect: str | None = None, **kwargs):
     """extend_schema with the spec's error responses and response headers attached.
 
     ``response``: a serializer or type, ``None`` for no body, or a dict
     ``{media_type: schema}`` when the answer comes in several media types.
     ``errors``: the statuses beyond the ones every API answer may carry
     (400, 401, 403, 429, 503; ``public=True``: 400 and 503 only).
+    ``redirect``: when the operation may also answer 302, what Location is.
     """
     if response is None:
         responses = {status: OpenApiResponse(description="No content")}
@@ -137,11 +138,16 @@ def api_doc(*, summary: str, request=None, response=None, status: int = 200, err
     errors = tuple(errors)
     responses.update(error_responses(*errors, common=common))
     codes = set(common) | set(errors)
+    extra = []
+    if redirect:
+        responses[302] = OpenApiResponse(description=redirect)
+        extra.append(OpenApiParameter("Location", OpenApiTypes.URI, OpenApiParameter.HEADER, required=True,
+                                      response=[302], description=redirect))
     return extend_schema(
         summary=summary,
         request=request,
         responses=responses,
-        parameters=[*parameters, *_response_headers(status, codes, rate_limited=not public)],
+        parameters=[*parameters, *_response_headers(status, codes, rate_limited=not public), *extra],
         **kwargs,
     )
 

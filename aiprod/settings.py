@@ -397,3 +397,40 @@ AIPROD_WEBHOOK_SECRET_OVERLAP_HOURS = float(env_str("AIPROD_WEBHOOK_SECRET_OVERL
 # Outbound waits (input-URL preflight, webhook verify/test) one account may have in
 # flight inside API requests at once; beyond it 429 RATE_LIMITED (quotas/outbound_waits.py). 0 = off.
 AIPROD_OUTBOUND_WAITS_PER_ACCOUNT = env_int("AIPROD_OUTBOUND_WAITS_PER_ACCOUNT", 8)
+# --- Object storage (SPEC §15) ------------------------------------------------------
+# AIPROD_S3_BUCKET set: job files (uploads, outputs) live in an S3-compatible
+# bucket through django-storages; every node keeps only private scratch space.
+# Unset: the local directory MEDIA_ROOT, as before. Credentials come from the
+# standard AWS chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profiles, roles).
+AIPROD_S3_BUCKET = env_str("AIPROD_S3_BUCKET", "")
+AIPROD_S3_ENDPOINT_URL = env_str("AIPROD_S3_ENDPOINT_URL", "")  # MinIO, R2, Ceph, a test server
+AIPROD_S3_REGION = env_str("AIPROD_S3_REGION", "us-east-1")
+AIPROD_S3_PREFIX = env_str("AIPROD_S3_PREFIX", "").strip("/")
+AIPROD_S3_URL_EXPIRY = env_int("AIPROD_S3_URL_EXPIRY", 900)  # presigned downloads, seconds
+# Direct uploads (POST /uploads): how long the upload URL accepts the PUT.
+AIPROD_UPLOAD_URL_EXPIRY = env_int("AIPROD_UPLOAD_URL_EXPIRY", 3600)
+if AIPROD_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AIPROD_S3_BUCKET,
+            "endpoint_url": AIPROD_S3_ENDPOINT_URL or None,
+            "region_name": AIPROD_S3_REGION,
+            "location": AIPROD_S3_PREFIX,
+            "querystring_expire": AIPROD_S3_URL_EXPIRY,
+            "signature_version": "s3v4",
+            "addressing_style": "path" if AIPROD_S3_ENDPOINT_URL else None,
+            "default_acl": None,
+            "file_overwrite": True,
+        },
+    }
+    from botocore.config import Config as _BotoConfig
+
+    # Fail fast on a bucket that does not answer (health, API requests), retry blips.
+    STORAGES["default"]["OPTIONS"]["client_config"] = _BotoConfig(
+        s3={"addressing_style": "path" if AIPROD_S3_ENDPOINT_URL else "auto"},
+        signature_version="s3v4",
+        connect_timeout=env_int("AIPROD_S3_CONNECT_TIMEOUT", 5),
+        read_timeout=env_int("AIPROD_S3_READ_TIMEOUT", 60),
+        retries={"max_attempts": 3, "mode": "standard"},
+    )

@@ -10,6 +10,7 @@ import os
 import secrets
 import socket
 import sys
+from pathlib import Path
 from urllib.parse import urlparse
 
 
@@ -37,6 +38,15 @@ if not _answers(_redis_url, 6379):
     sys.stderr.write(f"WARNING: no Redis at {_redis_url}; rate limits use a per-process memory cache.\n")
     os.environ["REDIS_URL"] = ""
 
+# AIPROD_TEST_STORAGE=s3: the whole suite on a real S3 server (moto's, started
+# here unless AIPROD_S3_ENDPOINT_URL names one), in a bucket of its own.
+# Child processes (gunicorn, qcluster) inherit the variables and share it.
+if os.environ.get("AIPROD_TEST_STORAGE") == "s3" and not os.environ.get("AIPROD_S3_BUCKET"):
+    from tests.s3server import shared_server
+
+    _s3 = shared_server()
+    os.environ.update(_s3.env(_s3.create_bucket()))
+
 os.environ.setdefault("AIPROD_Q_SYNC", "1")
 # One INSERT per request in unit tests, so a log row is there when the response is.
 os.environ.setdefault("AIPROD_REQUEST_LOG_ASYNC", "0")
@@ -47,7 +57,9 @@ os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 
 from aiprod.settings import *  # noqa: E402,F401,F403
 
-MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
+# AIPROD_TEST_MEDIA_ROOT: a worker subprocess's own disk (with AIPROD_TEST_STORAGE=s3 the
+# tests give each one another directory: nothing may go through a shared disk).
+MEDIA_ROOT = Path(os.environ.get("AIPROD_TEST_MEDIA_ROOT") or BASE_DIR / "var" / "test-media")  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING["root"]["level"] = "ERROR"  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

@@ -10,7 +10,9 @@ prints MB/s and the peak RSS growth over the worker's idle RSS.
         .venv/bin/python bench/stream_memory.py [--size-mb 1024] [--mode chunked|length|both]
 
 The database must exist; it is migrated first. Uploads land in a temporary
-AIPROD_MEDIA_ROOT that is removed at the end.
+AIPROD_MEDIA_ROOT that is removed at the end; with `--storage s3`, in a
+bucket of a local S3 server (moto's, started here) as a multipart upload
+while the body arrives (SPEC §15).
 """
 
 from __future__ import annotations
@@ -141,6 +143,8 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=1024, help="body size in MiB (default 1024)")
     parser.add_argument("--mode", choices=["chunked", "length", "both"], default="both")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--storage", choices=["local", "s3"], default="local",
+                        help="s3: job files in a bucket of a local moto server")
     args = parser.parse_args()
     if not args.database_url:
         raise SystemExit("set DATABASE_URL (or --database-url)")
@@ -148,6 +152,13 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": args.database_url, "DJANGO_SETTINGS_MODULE": "aiprod.settings",
            "AIPROD_MEDIA_ROOT": media, "AIPROD_Q_SYNC": "0", "AIPROD_ALLOW_INSECURE_URLS": "1",
            "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50)}
+    s3 = None
+    if args.storage == "s3":
+        sys.path.insert(0, str(ROOT))
+        from tests.s3server import S3Server
+
+        s3 = S3Server().start()
+        env.update(s3.env(s3.create_bucket()))
     manage(env, "migrate", "--noinput", "-v0")
     account = json.loads(manage(env, "create_account", "--email", f"bench-{uuid.uuid4().hex[:8]}@example.com",
                                 "--tier", "pro", "--json"))
@@ -171,11 +182,14 @@ def main() -> None:
         worker = children(server.pid)[0]
         modes = ["chunked", "length"] if args.mode == "both" else [args.mode]
         for mode in modes:
-            print(json.dumps(upload(base, account["api_key"], worker, args.size_mb * CHUNK, mode)))
+            print(json.dumps({**upload(base, account["api_key"], worker, args.size_mb * CHUNK, mode),
+                              "storage": args.storage}))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(10)
         shutil.rmtree(media, ignore_errors=True)
+        if s3 is not None:
+            s3.stop()
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponseRedirect
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
@@ -31,9 +31,12 @@ from jobs.serializers import (
     JobTimeoutInput,
     JobUpdateInput,
     TimelineOut,
+    UploadCreateInput,
+    UploadOut,
     job_data,
+    upload_data,
 )
-from jobs.services import idempotency, output_links, storage, types
+from jobs.services import direct_uploads, idempotency, output_links, storage, types
 from jobs.services.create import create_job
 from jobs.services.transitions import cancel_job, delete_job, retry_job, timeout_job
 from jobs.services.update import update_job
@@ -96,7 +99,9 @@ class JobListView(ApiView):
         return Response(list_body([_render(request, job) for job in rows], has_more, next_cursor))
 
     @api_doc(summary="Create a job (Idempotency-Key supported)", request=JobCreateInput, response=JobOut, status=201,
-             errors=(413, 422), parameters=[
+             errors=(409, 413, 422), description="The input is `input_url`, or `upload_id` of a direct upload "
+             "(POST /uploads; 409 UPLOAD_USED when a job already has it). A direct upload that never arrived or "
+             "exceeds its max_size_bytes fails the job with INVALID_INPUT.", parameters=[
                  OpenApiParameter("Idempotency-Key", {"type": "string", "minLength": 1,
                                   "maxLength": idempotency.MAX_KEY_LENGTH, "pattern": "\\S"}, OpenApiParameter.HEADER,
                                   description="The same key and body within 24 h answer the first response again "
@@ -120,7 +125,13 @@ class JobListView(ApiView):
         try:
             replay = idempotency.find_replay(account, livemode, key)
             if replay is None:
-                job = create_job(account, livemode=livemode, idempotency_request=key, **data.validated_data)
+                fields = dict(data.validated_data)
+                if "upload_id" in fields:
+                    job = direct_uploads.create_job_from_upload_id(
+                        account, livemode=livemode, idempotency_request=key, **fields
+                    )
+                else:
+                    job = create_job(account, livemode=livemode, idempotency_request=key, **fields)
                 self.touch_object(job.pk)
                 return Response(_render(request, job), status=201)
         except idempotency.ReplayInstead as twin:
@@ -173,6 +184,48 @@ def _body_reader(raw):
     if chunked and _content_length(raw) in (None, 0):
         return raw.META["wsgi.input"].read
     return raw.read
+
+
+class UploadListView(ApiView):
+    """POST /uploads: where to PUT a file before creating its job (SPEC §15)."""
+
+    required_scopes = WRITE
+
+    @api_doc(summary="Create a direct upload: a URL to PUT the input file to, then POST /jobs with upload_id",
+             request=UploadCreateInput, response=UploadOut, status=201, errors=(422,),
+             description="With object storage upload_url is a presigned PUT to the bucket (the bytes bypass the "
+             "API servers); on local storage it is a signed AIPROD URL taking the PUT as a stream. Send the "
+             "returned headers with the PUT, before expires_at. max_size_bytes is the kind's limit (capped on "
+             "the free plan); the bytes count against the data quota once, when the job reads them.")
+    def post(self, request):
+        data = UploadCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload, target = direct_uploads.create_upload(
+            request.user, livemode=request.auth.livemode, filename=data.validated_data["filename"],
+            content_type=data.validated_data.get("content_type"), base_url=_base_url(request),
+        )
+        return Response(upload_data(upload, target), status=201)
+
+
+class UploadContentView(ApiView):
+    """PUT /uploads/{id}/content?token=: the local backend's upload_url. The
+    token is the credential (no API key); the body is read as a stream."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    @api_doc(summary="Receive a direct upload's bytes (local storage; the upload_url of POST /uploads)",
+             request={"application/octet-stream": OpenApiTypes.BINARY}, response=None, status=204,
+             errors=(403, 404, 409, 413), auth=[{}], public=True,
+             parameters=[OpenApiParameter("token", _str, required=True, description="from upload_url")])
+    def put(self, request, upload_id):
+        raw = request._request
+        try:
+            direct_uploads.receive_put(upload_id, request.GET.get("token", ""), _body_reader(raw),
+                                       content_length=_content_length(raw))
+        except storage.StorageUnavailable as exc:
+            raise ApplicationError(503, exc.code, exc.message, headers={"Retry-After": "5"}) from None
+        return Response(status=204)
 
 
 class JobBatchView(ApiView):
@@ -272,8 +325,13 @@ class JobOutputView(JobView):
 
     @api_doc(summary="Download the job's output file (or use the signed output_url without a key)",
              response={"*/*": OpenApiTypes.BINARY}, errors=(404,),
+             redirect="With object storage: a presigned URL of the output object, valid AIPROD_S3_URL_EXPIRY "
+             "seconds (default 900)",
              description="The file in its own media type (the job's output content type). With ?token= (from "
-             "output_url) no key is needed; a bad or expired token is 403 INVALID_SIGNATURE / LINK_EXPIRED.",
+             "output_url) no key is needed; a bad or expired token is 403 INVALID_SIGNATURE / LINK_EXPIRED. "
+             "With object storage (AIPROD_S3_BUCKET) the answer is 302 to a short-lived presigned URL of the "
+             "object (AIPROD_S3_URL_EXPIRY, default 15 min) that serves it with the same Content-Type and an "
+             "attachment Content-Disposition.",
              auth=[{"ApiKeyHeader": []}, {"BearerKey": []}, {}],
              parameters=[OpenApiParameter("token", _str, description="from output_url; replaces the API key")])
     def get(self, request, job_id):
@@ -292,7 +350,13 @@ class JobOutputView(JobView):
         return _file_response(job, job.output_file)
 
 
-def _file_response(job: Job, name: str) -> FileResponse:
+def _file_response(job: Job, name: str):
+    """The local file streamed; with a bucket, 302 to a presigned URL of the
+    object (the bytes bypass the API servers)."""
+    content_type = job.output_content_type or "application/octet-stream"
+    url = storage.download_url(name, filename=os.path.basename(name), content_type=content_type)
+    if url is not None:
+        return HttpResponseRedirect(url)
     if not storage.stored_exists(name):
         raise not_found(f"Output of job {job.pk}")
     return FileResponse(

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
-from aiprod.ids import new_job_id
+from aiprod.ids import new_id, new_job_id
 
 
 class JobStatus(models.TextChoices):
@@ -168,3 +168,33 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.account_id})"
+
+
+def new_upload_id() -> str:
+    return new_id("upl")
+
+
+class Upload(models.Model):
+    """A direct upload (POST /uploads, SPEC §15): a place the client PUTs a
+    file to (a presigned bucket URL, or our signed URL on local storage)
+    before creating a job from it with `upload_id`. The job's id is reserved
+    here, so the file lands at its final name, `jobs/<job id>/input.<ext>`."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_upload_id, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="uploads")
+    livemode = models.BooleanField(default=True)
+    job_id = models.CharField(max_length=40, unique=True)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255, blank=True, default="")
+    kind = models.CharField(max_length=20)
+    storage_name = models.CharField(max_length=500)
+    max_size_bytes = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="upload_expires_idx")]
+
+    def __str__(self) -> str:
+        return self.id

@@ -27,7 +27,7 @@ from aiprod.parsers import decode_json
 from aiprod.timefmt import iso
 from jobs.models import Job, JobStatus
 from jobs.services import types
-from jobs.services.output_links import signed_output_url
+from jobs.services.output_links import signed_output_url, webhook_link_max_age
 
 MAX_METADATA_KEYS = 100
 MAX_METADATA_VALUE = 1000
@@ -45,17 +45,18 @@ def public_worker(worker: str | None) -> str | None:
     return "worker_" + salted_hmac("aiprod.jobs.public_worker", worker).hexdigest()[:12]
 
 
-def job_data(job: Job, *, base_url: str | None = None) -> dict:
+def job_data(job: Job, *, base_url: str | None = None, for_webhook: bool = False) -> dict:
     """The job object of SPEC §8 (plus `requested_type` and `progress`).
 
     `output_url` is a signed link valid for an hour from now. Its base is
     AIPROD_JOB_PUBLIC_URL, else `base_url` (the API passes the request's),
-    else the link is relative.
+    else the link is relative. `for_webhook`: the link works for the whole
+    webhook retry window instead.
     """
     output_url = None
     if job.status == JobStatus.COMPLETED and job.output_file:
         base = settings.AIPROD_JOB_PUBLIC_URL or (base_url or "")
-        output_url = signed_output_url(job, base)
+        output_url = signed_output_url(job, base, max_age=webhook_link_max_age() if for_webhook else None)
     return {
         "id": job.id,
         "object": "job",
@@ -153,13 +154,58 @@ def _timeout_field(**kwargs):
 
 class JobCreateInput(StrictSerializer):
     name = NameField()
-    input_url = StrictCharField(max_length=4096, error_messages={"blank": "This field is required"})
+    input_url = StrictCharField(max_length=4096, required=False,
+                                error_messages={"blank": "This field is required"},
+                                help_text="The input's HTTPS URL; or send upload_id instead")
+    upload_id = StrictCharField(max_length=40, required=False,
+                                help_text="A direct upload's id (POST /uploads) instead of input_url")
     type = StrictChoiceField(choices=types.type_choices(), unknown_message="Unknown choice", required=False)
     timeout = _timeout_field(required=False, help_text="Seconds per attempt; default: the type's class default "
                              "(for auto, that of the type the input resolves to)")
     webhook_url = HttpsUrlField(required=False, allow_null=True)
     metadata = MetadataField(required=False)
     params = StrictDictField(required=False)
+
+
+    def to_internal_value(self, data):
+        # input_url is required unless upload_id is sent: reported with the other fields' errors.
+        missing = isinstance(data, dict) and "input_url" not in data and "upload_id" not in data
+        required = {"input_url": [serializers.ErrorDetail("This field is required", code="required")]}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if missing and isinstance(exc.detail, dict):
+                exc.detail.update(required)
+            raise
+        if missing:
+            raise serializers.ValidationError(required)
+        return value
+
+    def validate(self, attrs):
+        if "input_url" in attrs and "upload_id" in attrs:
+            raise serializers.ValidationError({"upload_id": ["Send input_url or upload_id, not both"]})
+        return attrs
+
+
+class UploadCreateInput(StrictSerializer):
+    filename = StrictCharField(max_length=255, help_text="Its extension names the kind: clip.mp4")
+    content_type = StrictCharField(max_length=255, required=False,
+                                   help_text="The file's media type; the PUT must send the same Content-Type")
+
+
+class UploadOut(serializers.Serializer):
+    id = serializers.CharField(help_text="upl_...: pass it as upload_id to POST /jobs")
+    object = serializers.ChoiceField(choices=["upload"])
+    upload_url = serializers.CharField(help_text="PUT the file's bytes here (no API key) before expires_at")
+    method = serializers.ChoiceField(choices=["PUT"])
+    headers = serializers.DictField(child=serializers.CharField(), help_text="Send these headers with the PUT")
+    expires_at = serializers.DateTimeField()
+    max_size_bytes = serializers.IntegerField(help_text="Larger files fail the job with INVALID_INPUT")
+
+
+def upload_data(upload, target: dict) -> dict:
+    return {"id": upload.pk, "object": "upload", **target, "expires_at": iso(upload.expires_at),
+            "max_size_bytes": upload.max_size_bytes}
 
 
 class JobStreamQuery(StrictSerializer):

@@ -13,4 +13,6 @@ urlpatterns = [
     path("jobs/<str:job_id>/retry", api.JobRetryView.as_view()),
     path("jobs/<str:job_id>/output", api.JobOutputView.as_view()),
     path("jobs/<str:job_id>/timeline", api.JobTimelineView.as_view()),
+    path("uploads", api.UploadListView.as_view()),
+    path("uploads/<str:upload_id>/content", api.UploadContentView.as_view()),
 ]

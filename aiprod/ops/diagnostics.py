@@ -308,6 +308,18 @@ def queue_status(reading: dict) -> str:
 
 
 def storage_reading() -> dict:
+    """The job files' store: the local directory's free space, or whether the
+    bucket answers (SPEC §15)."""
+    from jobs.services import storage as job_storage  # ops reads jobs, as the status page does
+
+    if job_storage.is_remote():
+        check = job_storage.check_backend()
+        return {**check, "free_bytes": None, "total_bytes": None}
+    reading = _local_storage_reading()
+    return {"backend": "local", **reading}
+
+
+def _local_storage_reading() -> dict:
     path = Path(settings.MEDIA_ROOT)
     while not path.exists() and path != path.parent:
         path = path.parent  # MEDIA_ROOT is created on first upload
@@ -347,6 +359,8 @@ def overall_status(database: dict, queue: dict, storage: dict, external: dict) -
         return "maintenance"
     if database["status"] == "down":
         return "unhealthy"
+    if storage["status"] == "down" and storage.get("backend") == "s3":
+        return "unhealthy"  # no uploads, no outputs, no downloads
     parts = [database["status"], queue["status"], storage["status"]]
     parts += [service["status"] for service in external.values()]
     return "degraded" if any(part in ("degraded", "down") for part in parts) else "healthy"

@@ -10,11 +10,18 @@ class MaintenanceNoticeOut(serializers.Serializer):
     until = serializers.DateTimeField(allow_null=True)
 
 
+class StorageCheckOut(serializers.Serializer):
+    backend = serializers.ChoiceField(choices=["local", "s3"])
+    status = serializers.ChoiceField(choices=["healthy", "down"])
+    latency_ms = serializers.FloatField(allow_null=True)
+
+
 class HealthOut(serializers.Serializer):
     status = serializers.ChoiceField(choices=["healthy", "unhealthy", "maintenance"])
     version = serializers.CharField()
     timestamp = serializers.DateTimeField()
     maintenance = MaintenanceNoticeOut(required=False, help_text="In maintenance mode only")
+    storage = StorageCheckOut(required=False, help_text="Where job files live and whether it answers")
 
 
 class DiagnosticsOut(serializers.Serializer):
@@ -30,7 +37,10 @@ class DiagnosticsOut(serializers.Serializer):
         help_text="status, broker, mode, workers_alive, clusters_alive, tasks_waiting, tasks_in_progress, "
         "oldest_waiting_age_seconds"
     )
-    storage = serializers.DictField(help_text="status, free_bytes, total_bytes")
+    storage = serializers.DictField(
+        help_text="backend (local or s3), status, free_bytes, total_bytes (local), latency_ms (s3); "
+        "a bucket that does not answer makes the whole answer 503 unhealthy"
+    )
     external_services = serializers.DictField(help_text='{"redis": {"status", "latency_ms"}}')
     system = serializers.DictField(
         help_text="load_average, cpu_count, memory, process_rss_bytes (host name and software versions are "

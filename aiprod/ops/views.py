@@ -21,7 +21,9 @@ class DiagnosticsView(ApiView):
 
     @api_doc(summary="Detailed diagnostics (any valid key)", response=DiagnosticsOut)
     def get(self, request):
-        return Response(diagnostics.collect())
+        body = diagnostics.collect()
+        # A bucket that does not answer: 503 with the component's status (the database's is moot here).
+        return Response(body, status=503 if body["status"] == "unhealthy" else 200)
 
 
 @require_safe

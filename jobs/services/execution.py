@@ -24,7 +24,7 @@ from aiprod import outbound
 from jobs import runner, sniff
 from jobs.models import Job
 from jobs.processors.base import INVALID_PARAMS, ProcessingError
-from jobs.services import output_limits, storage, transitions, types
+from jobs.services import direct_uploads, output_limits, storage, transitions, types
 from jobs.services.upload import format_size
 from quotas.services import DataMeter, QuotaExceeded
 
@@ -88,6 +88,7 @@ def run_job(job_id: str) -> str:
 def _attempt(job: Job, work_dir: str) -> str:
     deadline = time.monotonic() + job.timeout
     if job.input_file:
+        direct_uploads.check_arrived(job)
         with storage.local_copy(job.input_file, work_dir) as input_path:
             return _process(job, input_path, work_dir, deadline)
     input_path = _download(job, work_dir, deadline)
@@ -244,7 +245,8 @@ def _complete(job: Job, outcome: runner.Outcome) -> str:
     if outcome.output_file:
         # Stored before the state change: a job never shows `completed`
         # without its file. If the attempt lost the job meanwhile, the file goes.
-        stored = storage.save_local_file(storage.output_name(job.pk, outcome.output_file), outcome.output_file)
+        stored = storage.save_local_file(storage.output_name(job.pk, outcome.output_file), outcome.output_file,
+                                         content_type=outcome.output_content_type or "")
     if _when_database_answers(lambda: transitions.complete_job(
         job, output=outcome.output, output_file=stored, output_content_type=outcome.output_content_type or ""
     )):

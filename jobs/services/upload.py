@@ -1,5 +1,8 @@
 """POST /jobs/stream: the request body streamed to storage, never held in memory.
 
+With a bucket the body goes up as a multipart upload while it arrives (one
+5 MiB part in memory at a time); a private scratch copy serves the sniffing.
+
 The body is read in fixed 1 MiB chunks straight into a scratch file. The size
 limit of the input's kind (jobs.sniff.KIND_LIMITS; kind from the filename's
 extension, else the Content-Type) is enforced from Content-Length before a
@@ -85,40 +88,54 @@ def receive_upload(read: Callable[[int], bytes], *, account, livemode: bool, fil
             raise _tier_required(tier_cap)
     job_id = new_job_id()
     work_dir = storage.make_work_dir(job_id)
+    writer = None
     try:
-        path = os.path.join(work_dir, "upload")
+        # With a bucket the object's name is fixed before the bytes arrive:
+        # its extension is the claimed one (the sniffed kind must match it).
+        writer = storage.UploadWriter(storage.input_name(job_id, _claimed_extension(filename)), work_dir,
+                                      content_type=content_type or "", filename=filename)
         meter = DataMeter(account, livemode=livemode)
         total = 0
-        with open(path, "wb") as out:
-            while True:
-                chunk = read(CHUNK_SIZE)
-                if not chunk:
-                    break
-                total += len(chunk)
-                if total > limit:
-                    raise _too_large(kind, limit)
-                if tier_cap is not None and total > tier_cap:
-                    raise _tier_required(tier_cap)
-                out.write(chunk)
-                meter(total)
-            meter.finish(total)
+        while True:
+            chunk = read(CHUNK_SIZE)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > limit:
+                raise _too_large(kind, limit)
+            if tier_cap is not None and total > tier_cap:
+                raise _tier_required(tier_cap)
+            writer.write(chunk)
+            meter(total)
+        meter.finish(total)
+        writer.finish_local()
         if total == 0:
             raise ValidationFailed({"body": ["The request body is empty: send the file's bytes"]})
         if content_length is not None and total < content_length:
             raise ValidationFailed({"body": [f"The body ended after {total} of {content_length} bytes"]})
         try:
-            sniffed = sniff.sniff(path, filename=filename, declared_content_type=content_type)
+            sniffed = sniff.sniff(writer.path, filename=filename, declared_content_type=content_type)
         except ProcessingError:
             raise _unsupported() from None
         if sniffed.kind != kind:
             raise _unsupported(f"the bytes are {sniffed.content_type}, not the {kind} the upload claims")
-        stored = storage.save_local_file(storage.input_name(job_id, sniffed.extension), path)
+        stored = writer.commit(storage.input_name(job_id, sniffed.extension))
+        writer = None
     except QuotaExceeded as exc:
         raise ApplicationError(422, exc.code, exc.message) from None
+    except storage.StorageUnavailable as exc:
+        raise ApplicationError(503, exc.code, exc.message, headers={"Retry-After": "5"}) from None
     finally:
+        if writer is not None:
+            writer.abort()
         storage.remove_work_dir(work_dir)
     return StoredUpload(job_id=job_id, storage_name=stored, filename=filename, content_type=sniffed.content_type,
                         kind=sniffed.kind, size_bytes=total)
+
+
+def _claimed_extension(filename: str) -> str:
+    extension = os.path.splitext(filename)[1].lstrip(".").lower()
+    return extension if extension.isalnum() and len(extension) <= 8 else "bin"
 
 
 def _default_name(filename: str, job_id: str) -> str:

@@ -48,3 +48,16 @@ class ChildWatch:
 
     def new(self) -> list[int]:
         return sorted(set(children_of_this_process()) - self.before)
+
+
+def downloaded(response) -> bytes:
+    """The bytes of a GET /jobs/{id}/output answer: streamed (local storage)
+    or behind a 302 to a presigned URL (object storage)."""
+    import requests
+
+    if response.status_code == 302:
+        fetched = requests.get(response["Location"], timeout=10)
+        assert fetched.status_code == 200, fetched.text
+        return fetched.content
+    assert response.status_code == 200, response.content
+    return b"".join(response.streaming_content)

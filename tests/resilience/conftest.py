@@ -29,6 +29,7 @@ from django_q.conf import Conf
 
 from tests import media_factory as mf
 from tests.processes import ThrowawayPostgres, manage, postgres_missing_reason, qcluster
+from tests.s3server import own_disk_env
 from webhooks import signing
 
 _names = itertools.count(1)
@@ -115,11 +116,17 @@ def start_qcluster(transactional_db, monkeypatch, tmp_path):
         "AIPROD_JOB_WORK_DIR": str(tmp_path / "work"),
     }
     counter = itertools.count(1)
+    own_disk = own_disk_env(tmp_path / "worker-media")
+    if own_disk:  # on S3 each cluster gets a disk of its own (and its scratch space on it)
+        base.update(own_disk)
     with contextlib.ExitStack() as stack:
 
         def start(**overrides):
+            n = next(counter)
             env = {**base, **{name: str(value) for name, value in overrides.items()}}
-            return stack.enter_context(qcluster(env, tmp_path / f"qcluster-{next(counter)}.log"))
+            if own_disk:
+                env["AIPROD_TEST_MEDIA_ROOT"] = str(tmp_path / f"worker-media-{n}")
+            return stack.enter_context(qcluster(env, tmp_path / f"qcluster-{n}.log"))
 
         try:
             yield start

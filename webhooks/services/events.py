@@ -110,7 +110,8 @@ def emit_job_event(job, event_type: str) -> Event:
 
     Call inside the transaction that changes the job's state, after the
     instance reflects the new state: the payload's ``data`` is
-    ``jobs.serializers.job_data(job)`` as of now. Side effects: one Event row,
+    ``jobs.serializers.job_data(job)`` as of now (its output_url valid for the
+    whole retry window). Side effects: one Event row,
     one Delivery row per target, delivery tasks queued on commit.
     """
     from jobs.serializers import job_data  # jobs depends on webhooks, not the reverse
@@ -118,7 +119,8 @@ def emit_job_event(job, event_type: str) -> Event:
     if event_type not in JOB_EVENTS:
         raise ValueError(f"Not a job event: {event_type!r}")
     event = create_event(
-        account_id=job.account_id, livemode=job.livemode, event_type=event_type, data=job_data(job), job_id=job.id
+        account_id=job.account_id, livemode=job.livemode, event_type=event_type,
+        data=job_data(job, for_webhook=True), job_id=job.id,
     )
     deliveries = _endpoint_deliveries(event)
     if getattr(job, "webhook_url", None):

@@ -18,7 +18,7 @@ def parse_age(value: str) -> timedelta:
 
 
 class Command(BaseCommand):
-    help = "Deletes request logs and webhook delivery logs past retention."
+    help = "Deletes request logs and webhook delivery logs past retention, and expired unused direct uploads."
 
     def add_arguments(self, parser):
         # Default: AIPROD_REQUEST_LOG_RETENTION_DAYS for request logs,
@@ -36,4 +36,10 @@ class Command(BaseCommand):
             pass
         else:
             result["deliveries_deleted"] = prune_deliveries(age or timedelta(days=settings.AIPROD_EVENT_RETENTION_DAYS))
+        try:
+            from jobs.services.direct_uploads import prune_expired_uploads
+        except ImportError:
+            pass
+        else:
+            result["uploads_deleted"] = prune_expired_uploads()
         self.stdout.write(json.dumps(result) if options["json"] else ", ".join(f"{k}: {v}" for k, v in result.items()))
