@@ -110,6 +110,7 @@ class JobListView(ApiView):
                                   enum=["true"], description="Present on a replayed answer"),
              ], examples=request_examples(
                  Minimal={"name": "first-job", "input_url": "https://example.com/clip.mp4"},
+                 From_a_direct_upload={"name": "uploaded-clip", "upload_id": "upl_abc123", "type": "video.thumbnail"},
                  Typed_with_params={"name": "thumb-42", "input_url": "https://example.com/photo.jpg",
                                     "type": "image.transform", "params": {"width": 320, "format": "webp"},
                                     "timeout": 300, "webhook_url": "https://example.com/hooks/aiprod",
@@ -196,7 +197,8 @@ class UploadListView(ApiView):
              description="With object storage upload_url is a presigned PUT to the bucket (the bytes bypass the "
              "API servers); on local storage it is a signed AIPROD URL taking the PUT as a stream. Send the "
              "returned headers with the PUT, before expires_at. max_size_bytes is the kind's limit (capped on "
-             "the free plan); the bytes count against the data quota once, when the job reads them.")
+             "the free plan); the bytes count against the data quota once, when the job reads them.",
+             examples=request_examples(A_video={"filename": "clip.mp4", "content_type": "video/mp4"}))
     def post(self, request):
         data = UploadCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
