@@ -323,6 +323,15 @@ AIPROD_JOB_WORK_DIR = env_str("AIPROD_JOB_WORK_DIR", "")
 # killed worker); longer than the longest job timeout (7200 s).
 AIPROD_JOB_WORK_DIR_MAX_AGE = env_int("AIPROD_JOB_WORK_DIR_MAX_AGE", 3 * 3600)
 
+# --- Worker clusters (jobs/cluster.py) --------------------------------------------
+# On SIGTERM a worker takes no new job and lets running ones finish for this long,
+# then re-queues them and exits.
+AIPROD_WORKER_GRACE_SECONDS = float(env_str("AIPROD_WORKER_GRACE_SECONDS", "30"))
+# Every cluster writes a heartbeat row this often; one silent for
+# AIPROD_WORKER_DEAD_AFTER is dead: its jobs are re-queued at once.
+AIPROD_WORKER_HEARTBEAT_SECONDS = float(env_str("AIPROD_WORKER_HEARTBEAT_SECONDS", "2"))
+AIPROD_WORKER_DEAD_AFTER = float(env_str("AIPROD_WORKER_DEAD_AFTER", "15"))
+
 # --- Webhooks (webhooks/services) -------------------------------------------------
 AIPROD_WEBHOOK_TIMEOUT = env_int("AIPROD_WEBHOOK_TIMEOUT", 10)  # seconds for the whole exchange
 # Seconds before each retry after a failed attempt (SPEC §10: immediately, 5 s,
