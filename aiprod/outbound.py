@@ -494,6 +494,11 @@ class _Deadline:
         with self._lock:
             self._conns.append(conn)
 
+    def connection(self):
+        """The last connection registered (the one the response came on)."""
+        with self._lock:
+            return self._conns[-1] if self._conns else None
+
     def _fire(self) -> None:
         with self._lock:
             self.fired = True
@@ -548,6 +553,9 @@ class _PinnedConnectionMixin:
                     sock.settimeout(timeout)
                 sock.connect(sockaddr)
                 self.connected_address = sockaddr
+                # Kept after http.client drops `sock` (a Connection: close
+                # answer): a download watchdog shuts this one down.
+                self.raw_socket = sock
                 sys.audit("http.client.connect", self, self.host, self.port)
                 return sock
             except socket.timeout as e:
@@ -894,21 +902,27 @@ class _Watchdog:
                 wait = self.tick if self.stop_at is None else min(self.tick, max(0.0, self.stop_at - time.monotonic()))
                 if self._done.wait(wait):
                     return
-                expired = self.stop_at is not None and time.monotonic() >= self.stop_at
-                if expired or (self.keep_going is not None and not self.keep_going()):
+                if self.stop_at is not None and time.monotonic() >= self.stop_at:
+                    break
+                if self.keep_going is not None and not self._check():
                     break
             with self._lock:
                 self.fired = True
                 conn = self._conn
             self._cut(conn)
-        except Exception:  # noqa: BLE001 - a failing check must not kill the download silently
-            logger.exception("download watchdog failed")
         finally:
             _close_thread_connections()
 
+    def _check(self) -> bool:
+        try:
+            return bool(self.keep_going())
+        except Exception:  # noqa: BLE001 - a failing check must not end the watch (the deadline still holds)
+            logger.exception("download watchdog: keep_going failed")
+            return True
+
     @staticmethod
     def _cut(conn) -> None:
-        sock = getattr(conn, "sock", None) if conn is not None else None
+        sock = getattr(conn, "raw_socket", None) if conn is not None else None
         if sock is not None:
             try:
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
@@ -947,7 +961,7 @@ def _download_body(target, fileobj, *, max_bytes, on_progress, connect_timeout, 
         stopped = OutboundError(f"Timeout after {_fmt_seconds(first_byte_timeout)}s", code=CODE_FETCH_FAILED,
                                 permanent=False)
         if watchdog is not None:
-            watchdog.register(getattr(response.raw, "connection", None) or getattr(response.raw, "_connection", None))
+            watchdog.register(deadline.connection())
             if watchdog.fired:
                 response.close()
                 raise stopped
