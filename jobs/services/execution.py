@@ -132,6 +132,7 @@ def _download(job: Job, work_dir: str, deadline: float) -> str:
         on_counted=lambda total: Job.objects.filter(pk=job.pk).update(data_bytes_counted=total),
     )
     lost = []  # set by the watchdog thread: this attempt no longer owns the job, or the worker stops
+    connection = db.connections["default"]
 
     def on_progress(total: int) -> None:
         meter(total)
@@ -145,7 +146,7 @@ def _download(job: Job, work_dir: str, deadline: float) -> str:
         # interval, whether or not bytes arrive (a trickle, a stall).
         if shutdown.grace_over():
             lost.append("shutdown")
-        elif not _heartbeat(job):
+        elif not _on_connection(connection, lambda: _heartbeat(job)):
             lost.append("lost")
         return not lost
 
@@ -176,6 +177,19 @@ def _download(job: Job, work_dir: str, deadline: float) -> str:
     job.input_content_type = sniff.normalize_content_type(result.content_type) or job.input_content_type
     job.input_filename = filename[:255]
     return path
+
+
+def _on_connection(connection, call):
+    """``call()`` from another thread on this worker's own database connection
+    (psycopg serialises its use): no extra connection per download, and the
+    heartbeat sees what the worker's connection sees."""
+    connection.inc_thread_sharing()
+    db.connections[connection.alias] = connection
+    try:
+        return call()
+    finally:
+        del db.connections[connection.alias]
+        connection.dec_thread_sharing()
 
 
 def _download_error_code(exc: outbound.OutboundError) -> str:

@@ -323,7 +323,7 @@ def requeue_lost_job(job: Job, *, cutoff: datetime, actor: str = "sweeper") -> b
         fresh = Job.objects.get(pk=job.pk)
         seconds = settings.AIPROD_JOB_STALE_AFTER
         _record(fresh, JobStatus.PROCESSING, actor=actor, worker=job.worker_instance,
-                reason=f"{REQUEUED_AFTER_WORKER_LOSS}: worker {job.worker_instance} sent no heartbeat for {seconds}s",
+                reason=f"{REQUEUED_AFTER_WORKER_LOSS}: worker {job.worker_instance} lost (no heartbeat for {seconds}s)",
                 at=now)
         enqueue(fresh.pk)
     return True
