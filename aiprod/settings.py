@@ -343,7 +343,10 @@ AIPROD_WEBHOOK_DISABLE_AFTER_DAYS = env_int("AIPROD_WEBHOOK_DISABLE_AFTER_DAYS",
 AIPROD_WEBHOOK_MAX_ENDPOINTS = env_int("AIPROD_WEBHOOK_MAX_ENDPOINTS", 20)  # per account and environment
 # A django-q2 cluster name for delivery tasks, so slow receivers never hold job
 # workers: run `Q_CLUSTER_NAME=<it> manage.py qcluster` too; empty = the main cluster.
-AIPROD_WEBHOOK_Q_CLUSTER = env_str("AIPROD_WEBHOOK_Q_CLUSTER", "")
+AIPROD_WEBHOOK_Q_CLUSTER = env_str("AIPROD_WEBHOOK_Q_CLUSTER", "aiprod-webhooks")
+# Delivery workers every `manage.py qcluster` runs for that queue, beside the job
+# workers (0: run `Q_CLUSTER_NAME=<queue> manage.py qcluster` separately).
+AIPROD_WEBHOOK_WORKERS = env_int("AIPROD_WEBHOOK_WORKERS", 2)
 
 LOGGING = {
     "version": 1,

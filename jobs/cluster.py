@@ -43,6 +43,41 @@ def install() -> None:
 
     q_cluster.Sentinel = _sentinel_class(q_cluster.Sentinel)
     q_cluster.Cluster.sig_handler = _cluster_sig_handler
+    original_start = q_cluster.Cluster.start
+
+    def start(self):
+        pid = original_start(self)
+        _start_delivery_sentinel(self, q_cluster)
+        return pid
+
+    q_cluster.Cluster.start = start
+
+
+def _start_delivery_sentinel(cluster, q_cluster) -> None:
+    """Webhook deliveries have their own queue (AIPROD_WEBHOOK_Q_CLUSTER) and,
+    in the same `qcluster`, their own sentinel and AIPROD_WEBHOOK_WORKERS
+    workers: a delivery never waits behind processing. 0 workers = run
+    `Q_CLUSTER_NAME=<queue> manage.py qcluster` separately instead."""
+    import multiprocessing
+    import uuid
+
+    from django_q.brokers import get_broker
+    from django_q.conf import Conf
+
+    queue = settings.AIPROD_WEBHOOK_Q_CLUSTER
+    if not queue or queue == Conf.CLUSTER_NAME or settings.AIPROD_WEBHOOK_WORKERS <= 0 or Conf.SYNC:
+        return
+    if cluster.start_event is None or not cluster.start_event.is_set():
+        return  # stopped while starting
+    target = type("DeliverySentinel", (q_cluster.Sentinel,), {"POOL_SIZE": settings.AIPROD_WEBHOOK_WORKERS,
+                                                               "RUNS_SCHEDULER": False})
+    db.connections.close_all()
+    process = q_cluster.get_mp_context().Process(
+        target=target, name=f"Process-{uuid.uuid4().hex}",
+        args=(multiprocessing.Event(), multiprocessing.Event(), uuid.uuid4(), get_broker(queue), cluster.timeout),
+    )
+    process.start()
+    cluster.delivery_sentinel = process
 
 
 # --------------------------------------------------------------------------- main process
@@ -56,16 +91,16 @@ def _cluster_sig_handler(self, signum, frame):
     if shutdown.requested():
         return  # already stopping (the group's signal and a forwarded one)
     shutdown.request()
-    sentinel = getattr(self, "sentinel", None)
-    if sentinel is not None and sentinel.pid:
-        try:
-            os.kill(sentinel.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        sentinel.join(settings.AIPROD_WORKER_GRACE_SECONDS + 10)
-        if sentinel.is_alive():
-            logger.error("sentinel did not stop within the grace period: killing the cluster")
-            _kill_children()
+    sentinels = [p for p in (getattr(self, "sentinel", None), getattr(self, "delivery_sentinel", None))
+                 if p is not None and p.pid]
+    for sentinel in sentinels:
+        _signal(sentinel.pid, signal.SIGTERM)
+    give_up = time.monotonic() + settings.AIPROD_WORKER_GRACE_SECONDS + 10
+    for sentinel in sentinels:
+        sentinel.join(max(0.1, give_up - time.monotonic()))
+    if any(s.is_alive() for s in sentinels):
+        logger.error("sentinel did not stop within the grace period: killing the cluster")
+        _kill_children()
     os._exit(0)
 
 
@@ -92,7 +127,12 @@ def _sentinel_class(base):
         """The django-q2 sentinel plus heartbeat, worker-death recovery and a
         bounded graceful stop."""
 
+        POOL_SIZE: int | None = None  # None: Q_CLUSTER workers
+        RUNS_SCHEDULER = True
+
         def start(self):
+            if self.POOL_SIZE:
+                self.pool_size = self.POOL_SIZE
             self._host = socket.gethostname()
             self._term = False
             self._dead_pids: list[int] = []
@@ -137,7 +177,7 @@ def _sentinel_class(base):
                 if not self.pusher.is_alive():
                     self.reincarnate(self.pusher)
                 counter += cycle
-                if counter >= 30 and Conf.SCHEDULER:
+                if counter >= 30 and Conf.SCHEDULER and self.RUNS_SCHEDULER:
                     counter = 0
                     scheduler(broker=self.broker)
                 self._beat()
