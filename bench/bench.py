@@ -317,8 +317,8 @@ def run_qcluster(workers: int) -> subprocess.Popen:
 
 
 def stop(proc: subprocess.Popen) -> None:
-    # SIGINT, as a terminal's Ctrl-C: qcluster stops in about a second. A group
-    # SIGTERM kills the workers first and the sentinel keeps restarting them.
+    # SIGINT, as a terminal's Ctrl-C (SIGTERM works the same way now): qcluster
+    # hands back what it has not started and stops within its grace period.
     try:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=20)

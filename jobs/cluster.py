@@ -131,8 +131,13 @@ def _sentinel_class(base):
         RUNS_SCHEDULER = True
 
         def start(self):
-            if self.POOL_SIZE:
+            if self.POOL_SIZE and self.POOL_SIZE != self.pool_size:
+                from django_q.queues import Queue
+
+                # Q_CLUSTER's queue_limit is sized for the job workers (workers²):
+                # size the task buffer for this pool, or its workers wait on the pusher.
                 self.pool_size = self.POOL_SIZE
+                self.task_queue = Queue(maxsize=self.pool_size ** 2)
             self._host = socket.gethostname()
             self._term = False
             self._dead_pids: list[int] = []
