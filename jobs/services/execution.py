@@ -156,6 +156,9 @@ def _download(job: Job, work_dir: str, deadline: float) -> str:
                                       first_byte_timeout=settings.AIPROD_JOB_FETCH_TIMEOUT,
                                       stop_at=deadline, keep_going=keep_going,
                                       tick=settings.AIPROD_JOB_HEARTBEAT_SECONDS)
+        # The tail's count is remembered on the job by the update below (one
+        # round trip fewer per job than a separate UPDATE).
+        meter.on_counted = None
         meter.finish(result.size_bytes)
     except QuotaExceeded as exc:
         raise ProcessingError(exc.code, exc.message) from None
@@ -169,10 +172,12 @@ def _download(job: Job, work_dir: str, deadline: float) -> str:
         raise ProcessingError(_download_error_code(exc), exc.message) from None
     filename = job.input_filename or os.path.basename(result.final_url.split("?", 1)[0])
     if not transitions.update_running_job(
-        job.pk, job.attempted_count, input_size_bytes=result.size_bytes,
+        job.pk, job.attempted_count, input_size_bytes=result.size_bytes, data_bytes_counted=meter.counted,
         input_content_type=sniff.normalize_content_type(result.content_type) or job.input_content_type,
         input_filename=filename[:255],
     ):
+        # Not ours any more, but the bytes were paid for: a later attempt must not pay again.
+        Job.objects.filter(pk=job.pk).update(data_bytes_counted=meter.counted)
         raise _Stop()
     job.input_content_type = sniff.normalize_content_type(result.content_type) or job.input_content_type
     job.input_filename = filename[:255]
