@@ -11,6 +11,7 @@ import signal
 import time
 
 import pytest
+from django.utils import timezone
 from django_q.models import OrmQ
 
 from jobs.models import Job, JobTransition, WorkerHeartbeat
@@ -40,6 +41,11 @@ def test_sigterm_mid_job_re_queues_the_job_and_the_cluster_exits_within_the_grac
                                             "input_url": f"{files.url}/slow.wav"}).json()["id"]
         wait_until(lambda: Job.objects.filter(pk=job_id, status="processing").exists(), timeout=30,
                    what="the job to be processing")
+        # A second job whose task the cluster takes ahead of its one busy worker.
+        waiting_id = persona.api.post("/jobs", {"name": unique_name(), "type": "media.probe",
+                                                "input_url": f"{files.url}/tone.wav"}).json()["id"]
+        wait_until(lambda: not OrmQ.objects.filter(lock__lte=timezone.now()).exists(), timeout=15,
+                   what="the cluster to take the second task")
         time.sleep(0.5)
 
         os.killpg(cluster.pid, signal.SIGTERM)
@@ -62,6 +68,10 @@ def test_sigterm_mid_job_re_queues_the_job_and_the_cluster_exits_within_the_grac
     assert any(row.task.get("args") == (job_id,) or list(row.task.get("args") or ()) == [job_id]
                for row in OrmQ.objects.all())
     assert not WorkerHeartbeat.objects.exists()  # a clean stop removes its row
+    # The task taken but not started went back to the queue for another worker, unlocked.
+    assert Job.objects.get(pk=waiting_id).status == "pending"
+    assert any(list(row.task.get("args") or ()) == [waiting_id] and row.lock <= timezone.now()
+               for row in OrmQ.objects.all())
 
 
 def test_a_job_that_finishes_within_the_grace_period_completes_before_the_worker_exits(start_qcluster, long_wav):
