@@ -211,4 +211,3 @@ def wait_for(persona, condition, timeout: float) -> dict:
         if condition(queue) or time.monotonic() > deadline:
             return queue
         time.sleep(0.5)
-
