@@ -46,6 +46,7 @@ import ipaddress
 import socket
 import ssl
 import sys
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -515,6 +516,11 @@ class _Deadline:
         with self._lock:
             self._conns.append(conn)
 
+    def connection(self):
+        """The last connection registered (the one the response came on)."""
+        with self._lock:
+            return self._conns[-1] if self._conns else None
+
     def _fire(self) -> None:
         with self._lock:
             self.fired = True
@@ -569,6 +575,9 @@ class _PinnedConnectionMixin:
                     sock.settimeout(timeout)
                 sock.connect(sockaddr)
                 self.connected_address = sockaddr
+                # Kept after http.client drops `sock` (a Connection: close
+                # answer): a download watchdog shuts this one down.
+                self.raw_socket = sock
                 sys.audit("http.client.connect", self, self.host, self.port)
                 return sock
             except socket.timeout as e:
@@ -820,6 +829,9 @@ def download(
     first_byte_timeout: float = 30.0,
     label: str = "Input URL",
     limit_label: str | None = None,
+    stop_at: float | None = None,
+    keep_going: Callable[[], bool] | None = None,
+    tick: float = 1.0,
 ) -> DownloadResult:
     """GET ``url`` into ``fileobj`` in 64 KiB chunks (never the whole body in memory).
 
@@ -837,13 +849,20 @@ def download(
     "host unreachable" / "connection reset" / "connection failed" /
     "connection closed before the body was complete" (permanent=False),
     and the check_url messages (INVALID_URL).
+
+    ``stop_at`` (time.monotonic()) and ``keep_going()``: a watchdog thread
+    that does not depend on data arriving ends the download when ``stop_at``
+    passes or ``keep_going()`` (called about every ``tick`` seconds, from that
+    thread) returns False, by shutting the socket down: a server that trickles
+    a byte at a time or stalls after the headers cannot hold the caller past
+    it. The download then fails with the timeout OutboundError; the caller
+    knows which of its limits it was.
     """
     policy = _policy()
     limit = limit_label or _format_size(max_bytes)
     too_large = OutboundError(f"Input exceeds the {limit} limit", code=CODE_INPUT_TOO_LARGE)
     timeout_message = f"Timeout after {_fmt_seconds(first_byte_timeout)}s"
     target = _target(url, label, policy)
-    redirects = 0
 
     def transport_error(exc, deadline=None) -> OutboundError:
         kind = _classify(exc, deadline)
@@ -858,14 +877,116 @@ def download(
         }.get(kind, "connection failed")
         return OutboundError(f"Invalid input: {reason}", code=CODE_FETCH_FAILED, permanent=False)
 
+    watchdog = _Watchdog(stop_at, keep_going, tick) if (stop_at is not None or keep_going is not None) else None
+    try:
+        return _download_body(target, fileobj, max_bytes=max_bytes, on_progress=on_progress,
+                              connect_timeout=connect_timeout, first_byte_timeout=first_byte_timeout,
+                              label=label, policy=policy, too_large=too_large, transport_error=transport_error,
+                              watchdog=watchdog)
+    except _TRANSPORT_ERRORS as exc:  # the watchdog cut a read that the loop did not wrap
+        raise transport_error(exc) from None
+    finally:
+        if watchdog is not None:
+            watchdog.stop()
+
+
+logger = logging.getLogger(__name__)
+
+
+class _Watchdog:
+    """Shuts down the registered connection's socket when `stop_at` passes or
+    `keep_going()` says no (see download). Runs in its own daemon thread."""
+
+    def __init__(self, stop_at: float | None, keep_going, tick: float):
+        self.stop_at = stop_at
+        self.keep_going = keep_going
+        self.tick = max(0.05, tick)
+        self.fired = False
+        self._conn = None
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="download-watchdog", daemon=True)
+        self._thread.start()
+
+    def remaining(self) -> float | None:
+        return None if self.stop_at is None else max(0.001, self.stop_at - time.monotonic())
+
+    def register(self, conn) -> None:
+        with self._lock:
+            self._conn = conn
+            fired = self.fired
+        if fired:
+            self._cut(conn)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                wait = self.tick if self.stop_at is None else min(self.tick, max(0.0, self.stop_at - time.monotonic()))
+                if self._done.wait(wait):
+                    return
+                if self.stop_at is not None and time.monotonic() >= self.stop_at:
+                    break
+                if self.keep_going is not None and not self._check():
+                    break
+            with self._lock:
+                self.fired = True
+                conn = self._conn
+            self._cut(conn)
+        finally:
+            _close_thread_connections()
+
+    def _check(self) -> bool:
+        try:
+            return bool(self.keep_going())
+        except Exception:  # noqa: BLE001 - a failing check must not end the watch (the deadline still holds)
+            logger.exception("download watchdog: keep_going failed")
+            return True
+
+    @staticmethod
+    def _cut(conn) -> None:
+        sock = getattr(conn, "raw_socket", None) if conn is not None else None
+        if sock is not None:
+            try:
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=5)
+
+
+def _close_thread_connections() -> None:
+    """The watchdog's `keep_going` may have used the database: close this thread's connections."""
+    try:
+        from django.db import connections
+
+        connections.close_all()
+    except Exception:  # noqa: BLE001 - nothing to close, or Django not configured
+        pass
+
+
+def _download_body(target, fileobj, *, max_bytes, on_progress, connect_timeout, first_byte_timeout, label, policy,
+                   too_large, transport_error, watchdog) -> DownloadResult:
+    redirects = 0
     while True:
-        timeout = Timeout(connect=connect_timeout, read=first_byte_timeout)
-        with _Deadline(connect_timeout + first_byte_timeout) as deadline:
+        read_timeout = first_byte_timeout
+        if watchdog is not None and watchdog.remaining() is not None:
+            read_timeout = min(read_timeout, watchdog.remaining())
+        timeout = Timeout(connect=connect_timeout, read=read_timeout)
+        with _Deadline(connect_timeout + read_timeout) as deadline:
             try:
                 response = _open("GET", target, timeout=timeout, deadline=deadline)
             except _TRANSPORT_ERRORS as exc:
                 raise transport_error(exc, deadline) from None
-        # Headers are in: from here on only the per-read timeout applies.
+        # Headers are in: from here on the per-read timeout applies, and the watchdog.
+        stopped = OutboundError(f"Timeout after {_fmt_seconds(first_byte_timeout)}s", code=CODE_FETCH_FAILED,
+                                permanent=False)
+        if watchdog is not None:
+            watchdog.register(deadline.connection())
+            if watchdog.fired:
+                response.close()
+                raise stopped
         try:
             status = response.raw.status
             next_target = _next_hop(response, target, label, policy)
@@ -892,7 +1013,11 @@ def download(
                 try:
                     chunk = response.raw.read(want, decode_content=False)
                 except _TRANSPORT_ERRORS as exc:
+                    if watchdog is not None and watchdog.fired:
+                        raise stopped from None
                     raise transport_error(exc) from None
+                if watchdog is not None and watchdog.fired:
+                    raise stopped  # a cut socket reads as an early EOF
                 if not chunk:
                     break
                 total += len(chunk)

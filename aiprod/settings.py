@@ -271,7 +271,9 @@ Q_CLUSTER = {
     "max_attempts": 1,
     "ack_failures": True,
     "catch_up": False,
-    "poll": 0.2,
+    # Seconds an idle pusher sleeps between looks at the queue table: half of it is
+    # the average wait of a job sent to idle workers (0.2 s cost ~0.1 s per job).
+    "poll": float(env_str("AIPROD_Q_POLL", "0.05")),
     "save_limit": 1000,
     "daemonize_workers": False,
     "sync": env_bool("AIPROD_Q_SYNC", False),
@@ -351,6 +353,15 @@ AIPROD_JOB_WORK_DIR = env_str("AIPROD_JOB_WORK_DIR", "")
 # killed worker); longer than the longest job timeout (7200 s).
 AIPROD_JOB_WORK_DIR_MAX_AGE = env_int("AIPROD_JOB_WORK_DIR_MAX_AGE", 3 * 3600)
 
+# --- Worker clusters (jobs/cluster.py) --------------------------------------------
+# On SIGTERM a worker takes no new job and lets running ones finish for this long,
+# then re-queues them and exits.
+AIPROD_WORKER_GRACE_SECONDS = float(env_str("AIPROD_WORKER_GRACE_SECONDS", "30"))
+# Every cluster writes a heartbeat row this often; one silent for
+# AIPROD_WORKER_DEAD_AFTER is dead: its jobs are re-queued at once.
+AIPROD_WORKER_HEARTBEAT_SECONDS = float(env_str("AIPROD_WORKER_HEARTBEAT_SECONDS", "2"))
+AIPROD_WORKER_DEAD_AFTER = float(env_str("AIPROD_WORKER_DEAD_AFTER", "15"))
+
 # --- Webhooks (webhooks/services) -------------------------------------------------
 AIPROD_WEBHOOK_TIMEOUT = env_int("AIPROD_WEBHOOK_TIMEOUT", 10)  # seconds for the whole exchange
 # Seconds before each retry after a failed attempt (SPEC §10: immediately, 5 s,
@@ -362,7 +373,10 @@ AIPROD_WEBHOOK_DISABLE_AFTER_DAYS = env_int("AIPROD_WEBHOOK_DISABLE_AFTER_DAYS",
 AIPROD_WEBHOOK_MAX_ENDPOINTS = env_int("AIPROD_WEBHOOK_MAX_ENDPOINTS", 20)  # per account and environment
 # A django-q2 cluster name for delivery tasks, so slow receivers never hold job
 # workers: run `Q_CLUSTER_NAME=<it> manage.py qcluster` too; empty = the main cluster.
-AIPROD_WEBHOOK_Q_CLUSTER = env_str("AIPROD_WEBHOOK_Q_CLUSTER", "")
+AIPROD_WEBHOOK_Q_CLUSTER = env_str("AIPROD_WEBHOOK_Q_CLUSTER", "aiprod-webhooks")
+# Delivery workers every `manage.py qcluster` runs for that queue, beside the job
+# workers (0: run `Q_CLUSTER_NAME=<queue> manage.py qcluster` separately).
+AIPROD_WEBHOOK_WORKERS = env_int("AIPROD_WEBHOOK_WORKERS", 2)
 # GET /events shows events this young; `prune` deletes older ones (with their deliveries).
 AIPROD_EVENT_RETENTION_DAYS = env_int("AIPROD_EVENT_RETENTION_DAYS", 30)
 

@@ -319,8 +319,8 @@ def run_qcluster(workers: int) -> subprocess.Popen:
 
 
 def stop(proc: subprocess.Popen) -> None:
-    # SIGINT, as a terminal's Ctrl-C: qcluster stops in about a second. A group
-    # SIGTERM kills the workers first and the sentinel keeps restarting them.
+    # SIGINT, as a terminal's Ctrl-C (SIGTERM works the same way now): qcluster
+    # hands back what it has not started and stops within its grace period.
     try:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=20)
@@ -481,7 +481,77 @@ def fmt(value, digits=1):
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
+def completion_to_webhook(receiver: Receiver, ids: list[str]) -> dict:
+    """For jobs that completed while the queue drained: completed_at → their
+    job.completed reaching the receiver (median, p95)."""
+    wanted = set(ids)
+    lags = []
+    with receiver.lock:
+        got = list(receiver.received)
+    for at, payload in got:
+        data = payload.get("data") or {}
+        if payload.get("event") == "job.completed" and data.get("id") in wanted and data.get("completed_at"):
+            done = dt.datetime.fromisoformat(data["completed_at"].replace("Z", "+00:00")).timestamp()
+            lags.append(at - done)
+            wanted.discard(data["id"])
+    lags.sort()
+    return {"events": len(lags), "median_s": statistics.median(lags) if lags else None,
+            "p95_s": lags[int(0.95 * (len(lags) - 1))] if lags else None}
+
+
+def pipeline_only(count: int) -> None:
+    """`bench.py --pipeline-only [--jobs N]`: the worker figures alone (issue 18):
+    N tiny jobs drained by 2 then 1 worker (queue full before the workers start),
+    job.completed webhooks while the queue drains, the idle create→completed
+    median, and the 1,000-event delivery burst. Printed as JSON."""
+    t_start = time.time()
+    log("preparing database")
+    prepare_database()
+    account, key = create_account("bench@example.com")
+    media = Path(tempfile.mkdtemp())
+    make_tiny_png(media / "tiny.png")
+    files = StaticFiles(str(media))
+    results: dict = {"jobs": count}
+    with gunicorn() as (base, _):
+        import requests
+
+        receiver = Receiver()
+        headers = {"X-API-Key": key}
+        for workers in (2, 1):
+            log(f"pipeline: {count} media.probe jobs through {workers} worker(s), no webhooks")
+            results[f"pipeline_{workers}_workers"] = bench_pipeline(base, key, files, count=count, workers=workers,
+                                                                   prefix=f"w{workers}")
+        results["scaling_2_over_1"] = (results["pipeline_2_workers"]["jobs_per_s"]
+                                       / results["pipeline_1_workers"]["jobs_per_s"])
+        endpoint = requests.post(f"{base}/account/webhooks", json={"url": receiver.url, "events": ["job.completed"]},
+                                 headers=headers).json()
+        requests.post(f"{base}/account/webhooks/{endpoint['id']}/verify", headers=headers)
+        log(f"pipeline: {count} media.probe jobs through 2 workers, job.completed to a receiver")
+        receiver.received.clear()
+        run = bench_pipeline(base, key, files, count=count, workers=2, prefix="hook")
+        ids = [r[0] for r in sql("SELECT id FROM jobs_job WHERE name LIKE %s", ("hook %",))]
+        run["completed_to_webhook"] = completion_to_webhook(receiver, ids)
+        results["pipeline_2_workers_with_webhooks"] = run
+        requests.delete(f"{base}/account/webhooks/{endpoint['id']}", headers=headers)
+        log("idle create → completed")
+        results["idle_median_create_to_completed_s"] = bench_pipeline_latency(base, key, files)
+        log("webhooks: 1,000 events")
+        receiver.received.clear()
+        ep = requests.post(f"{base}/account/webhooks", json={"url": receiver.url + "?burst", "events": ["quota.warning"]},
+                           headers=headers).json()
+        requests.post(f"{base}/account/webhooks/{ep['id']}/verify", headers=headers)
+        receiver.received.clear()
+        results["webhooks"] = bench_webhooks(account, receiver)
+        receiver.close()
+    files.close()
+    results["elapsed_s"] = time.time() - t_start
+    print(json.dumps(results, indent=1, default=str))
+
+
 def main() -> None:
+    if "--pipeline-only" in sys.argv:
+        count = int(sys.argv[sys.argv.index("--jobs") + 1]) if "--jobs" in sys.argv else 1000
+        return pipeline_only(count)
     http_only = "--http-only" in sys.argv  # quick re-measure of the request figures
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk")

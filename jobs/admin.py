@@ -13,7 +13,8 @@ from django.utils.html import format_html, format_html_join
 from aiprod.admin_base import SafeLookupsAdmin
 from aiprod.errors import ApplicationError
 from jobs import selectors
-from jobs.models import Job, JobStatus
+from aiprod.admin_base import ReadOnlyAdmin
+from jobs.models import Job, JobStatus, WorkerHeartbeat
 from jobs.services.transitions import retry_job, timeout_job
 
 
@@ -111,3 +112,37 @@ class JobAdmin(SafeLookupsAdmin):
     def retry(self, request, queryset):
         actor = f"admin:{request.user.get_username()}"
         self._apply(request, queryset, "Retry", lambda job: retry_job(job, actor=actor))
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnlyAdmin):
+    """Support: the worker clusters and the queue's progress at a glance (the
+    readings of /diagnostics' queue section), for the guide's "Job Stuck in
+    Processing" page."""
+
+    list_display = ("__str__", "queue", "host", "pid", "worker_count", "beat_at", "heartbeat_age", "stopping",
+                    "recovered_at")
+    ordering = ("-beat_at",)
+
+    @admin.display(description="workers")
+    def worker_count(self, row: WorkerHeartbeat) -> int:
+        return len(row.worker_pids)
+
+    @admin.display(description="last heartbeat")
+    def heartbeat_age(self, row: WorkerHeartbeat) -> str:
+        return f"{(timezone.now() - row.beat_at).total_seconds():.0f}s ago"
+
+    def changelist_view(self, request, extra_context=None):
+        q = selectors.queue_progress()
+
+        def age(seconds):
+            return "—" if seconds is None else f"{seconds:.0f}s"
+
+        title = (
+            f"Workers: {q['worker_clusters_alive']} cluster(s) alive, {q['worker_processes_alive']} worker process(es) · "
+            f"jobs pending {q['jobs_pending']} (oldest {age(q['oldest_pending_job_age_seconds'])}), "
+            f"processing {q['jobs_processing']} · webhook deliveries waiting {q['webhook_deliveries_waiting']} "
+            f"(oldest {age(q['oldest_waiting_delivery_age_seconds'])}) · "
+            f"re-queued after worker loss in the last hour: {q['jobs_requeued_after_worker_loss_last_hour']}"
+        )
+        return super().changelist_view(request, extra_context={**(extra_context or {}), "title": title})

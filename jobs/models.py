@@ -139,7 +139,12 @@ class JobTransition(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["job", "at"], name="jobtransition_job_at")]
+        indexes = [
+            models.Index(fields=["job", "at"], name="jobtransition_job_at"),
+            # Diagnostics: "re-queued after worker loss in the last hour", without reading the whole timeline.
+            models.Index(fields=["at"], name="jobtransition_requeued",
+                         condition=Q(from_status="processing", to_status="pending")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.job_id}: {self.from_status} → {self.to_status}"
@@ -198,3 +203,32 @@ class Upload(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class WorkerHeartbeat(models.Model):
+    """One running worker cluster (`manage.py qcluster`), beating every
+    AIPROD_WORKER_HEARTBEAT_SECONDS. A row silent for AIPROD_WORKER_DEAD_AFTER
+    is a dead cluster: the jobs its worker processes held are re-queued at
+    once (jobs.services.recovery.recover_dead_clusters) and `recovered_at` set.
+    The table holds one row per cluster, so detection costs the same whatever
+    the queue's length."""
+
+    cluster_id = models.CharField(primary_key=True, max_length=64)
+    queue = models.CharField(max_length=100)  # django-q2 cluster name = broker list key
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()  # the sentinel's
+    worker_pids = models.JSONField(default=list)  # the pool's, as of the last beat
+    started_at = models.DateTimeField(default=timezone.now)
+    beat_at = models.DateTimeField(default=timezone.now)
+    stopping = models.BooleanField(default=False)
+    recovered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-beat_at"]
+
+    def __str__(self) -> str:
+        return f"{self.queue}@{self.host}:{self.pid}"
+
+    def worker_instances(self) -> list[str]:
+        """The `worker_instance` values its worker processes put on jobs."""
+        return [f"{self.host}:{pid}" for pid in self.worker_pids]

@@ -205,8 +205,12 @@ def _outcome(pid: int, status: int, task: Task) -> Outcome:
 
 
 def _child_main(task: Task, output_dir: str, write_fd: int, parent_pid: int, memory_limit: int | None) -> None:
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1):
+    for sig in (signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1):
         signal.signal(sig, signal.SIG_DFL)
+    # A SIGTERM or Ctrl-C sent to the worker's process group is the worker's
+    # to handle (graceful stop): the child finishes unless its parent kills it.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
     _die_with_parent(parent_pid)
     _fence_database()
     if memory_limit:

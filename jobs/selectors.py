@@ -91,3 +91,59 @@ def timeline_for(job: Job, *, request_limit: int = 1000, staff: bool = False) ->
         entries.append((moment or job.created_at, 2, timeline_entry_delivery(delivery)))
     entries.sort(key=lambda item: (item[0], item[1]))
     return [entry for _, _, entry in entries]
+
+
+def queue_progress(*, now=None) -> dict:
+    """The readings an operator needs with the guide's "Job Stuck in
+    Processing" page open (/diagnostics, the Support admin): queue depth per
+    kind with the oldest waiting item's age, worker clusters alive with their
+    last heartbeat, and jobs re-queued after worker loss in the last hour.
+    Every count reads a partial index or the one-row-per-cluster table."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db.models import Count, Min, Q
+
+    from jobs.models import WorkerHeartbeat
+    from jobs.services import workers
+    from webhooks.models import Delivery, DeliveryStatus
+
+    now = now or timezone.now()
+
+    def age(moment):
+        return None if moment is None else round(max(0.0, (now - moment).total_seconds()), 3)
+
+    jobs = Job.objects.filter(status__in=(JobStatus.PENDING, JobStatus.PROCESSING)).aggregate(
+        pending=Count("id", filter=Q(status=JobStatus.PENDING)),
+        processing=Count("id", filter=Q(status=JobStatus.PROCESSING)),
+        oldest=Min("last_activity_at", filter=Q(status=JobStatus.PENDING)),
+    )
+    due = Delivery.objects.filter(status__in=(DeliveryStatus.PENDING, DeliveryStatus.FAILED),
+                                  next_attempt_at__isnull=False, next_attempt_at__lte=now)
+    deliveries = due.aggregate(waiting=Count("id"), oldest=Min("next_attempt_at"))
+    dead_after = timedelta(seconds=settings.AIPROD_WORKER_DEAD_AFTER)
+    clusters = [
+        {
+            "queue": row.queue,
+            "host": row.host,
+            "pid": row.pid,
+            "workers": len(row.worker_pids),
+            "last_heartbeat_at": row.beat_at.isoformat().replace("+00:00", "Z"),
+            "last_heartbeat_age_seconds": age(row.beat_at),
+            "alive": row.beat_at >= now - dead_after,
+            "stopping": row.stopping,
+        }
+        for row in WorkerHeartbeat.objects.order_by("-beat_at")[:50]
+    ]
+    alive = [c for c in clusters if c["alive"]]
+    return {
+        "jobs_pending": jobs["pending"],
+        "jobs_processing": jobs["processing"],
+        "oldest_pending_job_age_seconds": age(jobs["oldest"]),
+        "webhook_deliveries_waiting": deliveries["waiting"],
+        "oldest_waiting_delivery_age_seconds": age(deliveries["oldest"]),
+        "worker_clusters_alive": len(alive),
+        "worker_processes_alive": sum(c["workers"] for c in alive),
+        "worker_clusters": clusters,
+        "jobs_requeued_after_worker_loss_last_hour": workers.requeued_after_loss_count(since=now - timedelta(hours=1)),
+    }

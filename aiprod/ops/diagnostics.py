@@ -290,6 +290,18 @@ def queue_reading() -> dict:
     reading["tasks_in_progress"] = counts["in_progress"]
     if counts["oldest"] is not None:
         reading["oldest_waiting_age_seconds"] = round((now - counts["oldest"]).total_seconds(), 3)
+    try:
+        from jobs.selectors import queue_progress
+
+        with transaction.atomic():
+            reading.update(queue_progress(now=now))
+        if reading["workers_alive"] is None and reading["worker_clusters"]:
+            # No shared cache for django-q2's stats: the clusters' heartbeat rows say it.
+            reading["workers_alive"] = reading["worker_processes_alive"]
+            reading["clusters_alive"] = reading["worker_clusters_alive"]
+            reading.pop("workers_note", None)
+    except DatabaseError:
+        logger.warning("queue progress unreadable", exc_info=True)
     reading["status"] = queue_status(reading)
     return reading
 

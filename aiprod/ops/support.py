@@ -26,6 +26,7 @@ GRANTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("accounts", "requestlog", ("view",)),
     ("jobs", "job", ("view", "change")),  # "Force timeout", "Retry"
     ("jobs", "jobtransition", ("view",)),
+    ("jobs", "workerheartbeat", ("view",)),  # worker clusters and queue progress
     ("webhooks", "webhookendpoint", ("view",)),
     ("webhooks", "event", ("view",)),
     ("webhooks", "delivery", ("view",)),

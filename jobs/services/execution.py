@@ -21,7 +21,7 @@ from django import db
 from django.conf import settings
 
 from aiprod import outbound
-from jobs import runner, sniff
+from jobs import runner, shutdown, sniff
 from jobs.models import Job
 from jobs.processors.base import INVALID_PARAMS, ProcessingError
 from jobs.services import direct_uploads, output_limits, storage, transitions, types
@@ -43,6 +43,10 @@ RESULT_RETRY_SECONDS = 60
 
 class _Stop(Exception):
     """This attempt no longer owns the job: stop quietly."""
+
+
+class _HandBack(Exception):
+    """The worker is stopping and the grace period is over: re-queue the job."""
 
 
 def _preload() -> None:
@@ -67,6 +71,11 @@ def run_job(job_id: str) -> str:
     """Claims and runs one attempt of the job. Returns what happened:
     "skipped" (not pending: a duplicate task), "completed", "failed",
     "stopped" (cancelled/timed out/retried/deleted meanwhile)."""
+    if shutdown.requested():
+        # This worker is stopping: the job goes back to the queue untouched
+        # for another worker (the task this one received is acknowledged).
+        transitions.enqueue_now(job_id)
+        return "handed back"
     job = transitions.claim_job(job_id)
     if job is None:
         return "skipped"
@@ -75,6 +84,9 @@ def run_job(job_id: str) -> str:
         return _attempt(job, work_dir)
     except _Stop:
         return "stopped"
+    except _HandBack:
+        transitions.requeue_running_job(job, reason=transitions.REQUEUED_AT_SHUTDOWN, actor="worker")
+        return "handed back"
     except ProcessingError as exc:
         return "failed" if transitions.fail_job(job, code=exc.code, message=exc.message) else "stopped"
     except Exception:
@@ -120,39 +132,70 @@ def _download(job: Job, work_dir: str, deadline: float) -> str:
         job.account, livemode=job.livemode, already_counted=job.data_bytes_counted,
         on_counted=lambda total: Job.objects.filter(pk=job.pk).update(data_bytes_counted=total),
     )
-    interval = settings.AIPROD_JOB_HEARTBEAT_SECONDS
-    next_beat = time.monotonic() + interval
+    lost = []  # set by the watchdog thread: this attempt no longer owns the job, or the worker stops
+    connection = db.connections["default"]
 
     def on_progress(total: int) -> None:
-        nonlocal next_beat
         meter(total)
-        now = time.monotonic()
-        if now >= deadline:
+        if time.monotonic() >= deadline:
             raise ProcessingError(transitions.TIMEOUT, timeout_message(job))
-        if now >= next_beat:
-            next_beat = now + interval
-            if not _heartbeat(job):
-                raise _Stop()
+        if lost:
+            raise _Stop()
+
+    def keep_going() -> bool:
+        # Called from the download's watchdog thread about once a heartbeat
+        # interval, whether or not bytes arrive (a trickle, a stall).
+        if shutdown.grace_over():
+            lost.append("shutdown")
+        elif not _on_connection(connection, lambda: _heartbeat(job)):
+            lost.append("lost")
+        return not lost
 
     try:
         with open(path, "wb") as f:
             result = outbound.download(job.input_url, f, max_bytes=limit, on_progress=on_progress,
-                                      first_byte_timeout=settings.AIPROD_JOB_FETCH_TIMEOUT)
+                                      first_byte_timeout=settings.AIPROD_JOB_FETCH_TIMEOUT,
+                                      stop_at=deadline, keep_going=keep_going,
+                                      tick=settings.AIPROD_JOB_HEARTBEAT_SECONDS)
+        # The tail's count is remembered on the job by the update below (one
+        # round trip fewer per job than a separate UPDATE).
+        meter.on_counted = None
         meter.finish(result.size_bytes)
     except QuotaExceeded as exc:
         raise ProcessingError(exc.code, exc.message) from None
     except outbound.OutboundError as exc:
+        if lost == ["shutdown"]:
+            raise _HandBack() from None
+        if lost:
+            raise _Stop() from None
+        if time.monotonic() >= deadline:
+            raise ProcessingError(transitions.TIMEOUT, timeout_message(job)) from None
         raise ProcessingError(_download_error_code(exc), exc.message) from None
     filename = job.input_filename or os.path.basename(result.final_url.split("?", 1)[0])
     if not transitions.update_running_job(
-        job.pk, job.attempted_count, input_size_bytes=result.size_bytes,
+        job.pk, job.attempted_count, input_size_bytes=result.size_bytes, data_bytes_counted=meter.counted,
         input_content_type=sniff.normalize_content_type(result.content_type) or job.input_content_type,
         input_filename=filename[:255],
     ):
+        # Not ours any more, but the bytes were paid for: a later attempt must not pay again.
+        Job.objects.filter(pk=job.pk).update(data_bytes_counted=meter.counted)
         raise _Stop()
     job.input_content_type = sniff.normalize_content_type(result.content_type) or job.input_content_type
     job.input_filename = filename[:255]
     return path
+
+
+def _on_connection(connection, call):
+    """``call()`` from another thread on this worker's own database connection
+    (psycopg serialises its use): no extra connection per download, and the
+    heartbeat sees what the worker's connection sees."""
+    connection.inc_thread_sharing()
+    db.connections[connection.alias] = connection
+    try:
+        return call()
+    finally:
+        del db.connections[connection.alias]
+        connection.dec_thread_sharing()
 
 
 def _download_error_code(exc: outbound.OutboundError) -> str:
@@ -217,17 +260,25 @@ def _process(job: Job, input_path: str, work_dir: str, deadline: float) -> str:
     job.type, job.params = type_name, params
     _preload()
     output_limit = output_limits.limit_for(type_name, job.account.tier)
+    handed_back = []
+
+    def beat(progress: float) -> bool:
+        if shutdown.grace_over():
+            handed_back.append(True)
+            return False  # the runner kills the child
+        return _heartbeat(job, progress)
+
     outcome = runner.run(
         runner.Task(type_name=type_name, input_path=input_path, input_kind=sniffed.kind,
                     input_content_type=sniffed.content_type, params=params, work_dir=work_dir,
                     max_output_bytes=output_limit.bytes, output_too_large=output_limit.message),
         deadline=deadline,
-        heartbeat=lambda progress: _heartbeat(job, progress),
+        heartbeat=beat,
         interval=settings.AIPROD_JOB_HEARTBEAT_SECONDS,
         memory_limit=settings.AIPROD_JOB_MEMORY_LIMIT_BYTES,
     )
     if outcome.kind == runner.STOPPED:
-        raise _Stop()
+        raise _HandBack() if handed_back else _Stop()
     if outcome.kind == runner.TIMEOUT:
         raise ProcessingError(transitions.TIMEOUT, timeout_message(job))
     if outcome.kind != runner.RESULT:

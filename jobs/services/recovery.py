@@ -22,7 +22,7 @@ from django.utils import timezone
 from aiprod.errors import ApplicationError
 from jobs.models import Job, JobStatus
 from jobs.selectors import stuck_jobs
-from jobs.services import idempotency, storage, transitions
+from jobs.services import idempotency, storage, transitions, workers
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ def sweep_stale_jobs(*, now=None, stale_after: int | None = None) -> dict:
             summary["requeued"] += transitions.requeue_lost_job(job, cutoff=cutoff)
         else:
             summary["failed"] += transitions.fail_lost_job(job, cutoff=cutoff, attempts=max_attempts)
+    dead = workers.recover_dead_clusters()
+    summary["requeued"] += dead["jobs_requeued"]
     summary["pending_requeued"] = _requeue_orphaned_pending(now)
     summary["idempotency_keys_pruned"] = idempotency.prune_expired()
     summary["work_dirs_removed"] = storage.remove_stale_work_dirs(settings.AIPROD_JOB_WORK_DIR_MAX_AGE)

@@ -222,10 +222,14 @@ def local_copy(name: str, work_dir: str) -> Iterator[str]:
     """A local path with the stored file's bytes: the file itself for local
     storage, else a copy in `work_dir`."""
     try:
-        yield default_storage.path(name)
-        return
+        path = default_storage.path(name)
     except NotImplementedError:
-        pass
+        path = None
+    if path is not None:
+        # Only the storage lookup is guarded: an exception raised in the
+        # caller's `with` block propagates as itself.
+        yield path
+        return
     target = os.path.join(work_dir, "input" + os.path.splitext(name)[1])
     client, bucket, key = _s3()
     try:

@@ -56,7 +56,22 @@ def enqueue(job_id: str) -> None:
     """Queues the job's task once the current transaction commits."""
     from django_q.tasks import async_task
 
-    transaction.on_commit(lambda: async_task("jobs.tasks.run_job", job_id, task_name=f"run_job {job_id}"))
+    transaction.on_commit(lambda: async_task("jobs.tasks.run_job", job_id, **_task_options(job_id)))
+
+
+def _task_options(job_id: str) -> dict:
+    # save=False: a finished run leaves no django-q2 Task row (the job row and
+    # its timeline are the record; a crashed run is still saved). Saving cost
+    # the single monitor process a SELECT ... FOR UPDATE of up to `save_limit`
+    # (1,000) result rows per job, which capped the whole cluster's throughput.
+    return {"task_name": f"run_job {job_id}", "save": False}
+
+
+def enqueue_now(job_id: str) -> None:
+    """Queues the job's task now (no transaction to wait for)."""
+    from django_q.tasks import async_task
+
+    async_task("jobs.tasks.run_job", job_id, **_task_options(job_id))
 
 
 def _record(job: Job, from_status: str | None, *, actor: str, reason: str = "", error_code: str | None = None,
@@ -332,7 +347,30 @@ def requeue_lost_job(job: Job, *, cutoff: datetime, actor: str = "sweeper") -> b
         fresh = Job.objects.get(pk=job.pk)
         seconds = settings.AIPROD_JOB_STALE_AFTER
         _record(fresh, JobStatus.PROCESSING, actor=actor, worker=job.worker_instance,
-                reason=f"Worker lost (no heartbeat for {seconds}s); re-queued", at=now)
+                reason=f"{REQUEUED_AFTER_WORKER_LOSS} (no heartbeat for {seconds}s)",
+                at=now)
+        enqueue(fresh.pk)
+    return True
+
+
+# Timeline reasons of the re-queues below (diagnostics count the first).
+REQUEUED_AFTER_WORKER_LOSS = "Re-queued after worker loss"
+REQUEUED_AT_SHUTDOWN = "Re-queued at worker shutdown"
+
+
+def requeue_running_job(job: Job, *, reason: str, actor: str) -> bool:
+    """processing → pending for the attempt in `job` (as claimed), queued
+    again: its worker died (seen by the worker heartbeats) or is stopping past
+    its grace period. False when the attempt no longer owns the job."""
+    now = timezone.now()
+    with transaction.atomic():
+        moved = Job.objects.filter(
+            pk=job.pk, status=JobStatus.PROCESSING, attempted_count=job.attempted_count,
+        ).update(status=JobStatus.PENDING, worker_instance=None, progress=0, last_activity_at=now)
+        if not moved:
+            return False
+        fresh = Job.objects.get(pk=job.pk)
+        _record(fresh, JobStatus.PROCESSING, actor=actor, worker=job.worker_instance, reason=reason, at=now)
         enqueue(fresh.pk)
     return True
 

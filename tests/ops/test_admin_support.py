@@ -319,3 +319,17 @@ def test_support_redelivers_a_failed_delivery_to_the_receiver_and_it_is_logged(
     assert (redelivered.method, redelivered.path) == ("POST", "/hook")
     assert b"quota.warning" in redelivered.body
     assert logged(support.user, delivery) == ["Redelivered"]
+
+
+def test_support_sees_the_worker_clusters_and_the_queue_progress(support):
+    from django_q.conf import Conf
+
+    from jobs.services import workers
+
+    workers.beat("c-1", queue=Conf.CLUSTER_NAME, host="box", pid=10, worker_pids=[11, 12])
+    response = support.get("/admin/jobs/workerheartbeat/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "1 cluster(s) alive, 2 worker process(es)" in page
+    assert "re-queued after worker loss in the last hour: 0" in page
+    assert "box" in page

@@ -112,6 +112,7 @@ def start_qcluster(transactional_db, monkeypatch, tmp_path):
         "AIPROD_Q_SYNC": "0",
         "AIPROD_Q_WORKERS": "1",
         "AIPROD_JOB_HEARTBEAT_SECONDS": "0.2",
+        "AIPROD_WORKER_GRACE_SECONDS": "3",  # the fixture's SIGINT stop hands running jobs back quickly
         # A killed worker leaves its scratch directory behind: keep those in this test's tmp dir.
         "AIPROD_JOB_WORK_DIR": str(tmp_path / "work"),
     }
