@@ -5,8 +5,9 @@ worker process, one processing child, or one gunicorn worker. After the
 stream every job it created is terminal within 180 s, none has both a
 job.completed and a job.failed event, and no request got a 500.
 
-CHAOS_SECONDS (default 60, about 6 kills) sets the stream's length; the issue's
-"few minutes" run is CHAOS_SECONDS=180."""
+CHAOS_SECONDS (default 45, four kills: each kind once, a processing child
+looked for until one is caught) sets the stream's length; the issue's "few
+minutes" run is CHAOS_SECONDS=180."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from tests.processes import RequestStream, alive, children_of, gunicorn, qcluste
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-STREAM_SECONDS = float(os.environ.get("CHAOS_SECONDS", "60"))
+STREAM_SECONDS = float(os.environ.get("CHAOS_SECONDS", "45"))
 KILL_EVERY = 10.0
 RATE = 3.0  # jobs a second
 _names = itertools.count(1)
@@ -65,14 +66,23 @@ def test_jobs_end_and_nothing_answers_500_while_random_processes_are_sigkilled(d
             time.sleep(max(0.0, next_kill - time.monotonic()))
             next_kill += KILL_EVERY
             cluster = clusters[-1]
-            under_cluster = descendants(cluster.pid)
-            sentinels = children_of(cluster.pid)
-            workers = [p for s in sentinels for p in children_of(s)]
-            processing = [p for w in workers for p in children_of(w)]
+            # A processing child lives for tens of milliseconds (tiny probes):
+            # until one has been killed, look for one for up to 3 s.
+            look_until = time.monotonic() + (3.0 if "child" not in kills else 0.0)
+            while True:
+                under_cluster = descendants(cluster.pid)
+                sentinels = children_of(cluster.pid)
+                workers = [p for s in sentinels for p in children_of(s)]
+                processing = [p for w in workers for p in children_of(w)]
+                if processing or time.monotonic() >= look_until:
+                    break
+                time.sleep(0.01)
             gunicorn_master = [p for p in children_of(os.getpid()) if p not in under_cluster]
             choices = {"cluster": [cluster.pid], "worker": workers, "child": processing,
                        "gunicorn": [w for m in gunicorn_master for w in children_of(m)]}
-            kind = rng.choice([k for k, pids in choices.items() if pids])
+            available = [k for k, pids in choices.items() if pids]
+            # Each kind once before any twice, in a random order.
+            kind = rng.choice([k for k in available if k not in kills] or available)
             if kind == "cluster":
                 os.killpg(cluster.pid, signal.SIGKILL)
                 cluster.wait(timeout=10)
@@ -107,6 +117,7 @@ def test_jobs_end_and_nothing_answers_500_while_random_processes_are_sigkilled(d
     print(f"chaos: {len(created)} jobs, kills {kills}, statuses {statuses}, settled {settled_after:.1f}s after the stream")
     assert len(created) >= STREAM_SECONDS * RATE * 0.5
     assert len(kills) >= STREAM_SECONDS // KILL_EVERY - 1
+    assert {"cluster", "worker", "gunicorn"} <= set(kills), kills  # and "child" whenever one was caught
     assert failures == []
     assert both == []
     assert settled_after < 180
