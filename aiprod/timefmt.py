@@ -37,3 +37,18 @@ def parse_instant(field: str, raw: str) -> datetime:
     if moment is None:
         raise ValidationFailed({field: ["Must be an ISO 8601 date or datetime, e.g. 2026-11-29T06:00:00Z"]})
     return moment
+
+
+def filter_created_between(queryset, params, errors: dict):
+    """Applies the list endpoints' ``created_after`` (inclusive) and
+    ``created_before`` (exclusive) query parameters to ``queryset``: a day's
+    rows are created_after=2026-11-01&created_before=2026-11-02. A malformed
+    one adds its 400 message to ``errors`` (the caller raises them all)."""
+    for field, lookup in (("created_after", "created_at__gte"), ("created_before", "created_at__lt")):
+        raw = params.get(field)
+        if raw:
+            try:
+                queryset = queryset.filter(**{lookup: parse_instant(field, raw)})
+            except ValidationFailed as exc:
+                errors.update(exc.details)
+    return queryset

@@ -10,11 +10,10 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from aiprod.admin_base import SafeLookupsAdmin
+from aiprod.admin_base import ReadOnlyAdmin, SafeLookupsAdmin
 from aiprod.errors import ApplicationError
 from jobs import selectors
-from aiprod.admin_base import ReadOnlyAdmin
-from jobs.models import Job, JobStatus, WorkerHeartbeat
+from jobs.models import Job, JobStatus, Upload, WorkerHeartbeat
 from jobs.services.transitions import retry_job, timeout_job
 
 
@@ -146,3 +145,19 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
             f"re-queued after worker loss in the last hour: {q['jobs_requeued_after_worker_loss_last_hour']}"
         )
         return super().changelist_view(request, extra_context={**(extra_context or {}), "title": title})
+
+
+@admin.register(Upload)
+class UploadAdmin(ReadOnlyAdmin):
+    """Support: the direct uploads (POST /uploads) an account asked for, to
+    answer "my upload URL expired" or "no job came of my upload". `job_id`
+    is the id the job gets once created from the upload (`used_at` set)."""
+
+    list_display = ("id", "account", "livemode", "job_id", "filename", "kind", "max_size_bytes", "created_at",
+                    "expires_at", "used_at")
+    list_filter = ("kind", "livemode", ("used_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("id", "job_id", "account__email", "account__id", "filename")
+    list_select_related = ("account",)
+    ordering = ("-created_at", "-id")
+    date_hierarchy = "created_at"
+    show_full_result_count = False

@@ -9,8 +9,8 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.selectors import request_logs_for_object
 from aiprod.errors import ValidationFailed
-from aiprod.timefmt import parse_instant
 from aiprod.fields import unknown_choice
+from aiprod.timefmt import filter_created_between
 from jobs.models import Job, JobStatus, JobTransition
 from jobs.serializers import (
     STATUS_CHOICES,
@@ -45,15 +45,7 @@ def filter_jobs(queryset, params):
     name = params.get("name")
     if name:
         queryset = queryset.filter(name=name)
-    # created_after is inclusive, created_before exclusive: a day's jobs are
-    # created_after=2026-11-01&created_before=2026-11-02.
-    for field, lookup in (("created_after", "created_at__gte"), ("created_before", "created_at__lt")):
-        raw = params.get(field)
-        if raw:
-            try:
-                queryset = queryset.filter(**{lookup: parse_instant(field, raw)})
-            except ValidationFailed as exc:
-                errors.update(exc.details)
+    queryset = filter_created_between(queryset, params, errors)
     if errors:
         raise ValidationFailed(errors)
     return queryset

@@ -123,3 +123,13 @@ def anonymous() -> Api:
 
 
 requires_postgres = pytest.mark.skipif(not settings.IS_POSTGRES, reason="needs PostgreSQL")
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    """A real S3 server (moto's, in a subprocess) for the module's tests."""
+    from tests.s3server import S3Server
+
+    server = S3Server().start()
+    yield server
+    server.stop()

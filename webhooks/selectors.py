@@ -12,7 +12,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from aiprod.errors import ValidationFailed
-from aiprod.timefmt import iso, parse_instant
+from aiprod.timefmt import filter_created_between, iso
 from webhooks.models import SUBSCRIBABLE_EVENTS, Delivery, DeliveryAttempt, DeliveryStatus, Event, WebhookEndpoint
 
 LOGS_PER_ENDPOINT = 20
@@ -114,13 +114,7 @@ def filter_events(queryset, params):
         errors["type"] = ["Must be one of: " + ", ".join(SUBSCRIBABLE_EVENTS)]
     elif types:
         queryset = queryset.filter(type__in=types)
-    for field, lookup in (("created_after", "created_at__gte"), ("created_before", "created_at__lt")):
-        raw = params.get(field)
-        if raw:
-            try:
-                queryset = queryset.filter(**{lookup: parse_instant(field, raw)})
-            except ValidationFailed as exc:
-                errors.update(exc.details)
+    queryset = filter_created_between(queryset, params, errors)
     if errors:
         raise ValidationFailed(errors)
     return queryset

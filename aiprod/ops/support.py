@@ -27,6 +27,7 @@ GRANTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("jobs", "job", ("view", "change")),  # "Force timeout", "Retry"
     ("jobs", "jobtransition", ("view",)),
     ("jobs", "workerheartbeat", ("view",)),  # worker clusters and queue progress
+    ("jobs", "upload", ("view",)),  # direct uploads (POST /uploads)
     ("webhooks", "webhookendpoint", ("view",)),
     ("webhooks", "event", ("view",)),
     ("webhooks", "delivery", ("view",)),

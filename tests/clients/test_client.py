@@ -5,6 +5,8 @@ answer, uploads streamed in chunks, and one exception class per error code."""
 from __future__ import annotations
 
 import io
+import socket
+import threading
 
 import pytest
 from aiprod_client import Client, errors
@@ -195,6 +197,35 @@ def test_a_refused_connection_is_retried_with_capped_backoff_then_raised(call):
             call(client)
     assert [a for a, _ in retries] == [1, 2] and all(0 <= w <= 0.05 for _, w in retries)
     assert caught.value.attempts == 3
+
+
+def test_close_hangs_up_at_once_while_a_raised_error_is_still_held():
+    """The error's traceback keeps the response (and urllib3's pool) alive:
+    close() must still end the kept-alive connection, or the server's request
+    thread (the live server's, with its database session) waits on it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    hung_up = threading.Event()
+
+    def answer_once_then_wait():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            body = b'{"code": "NOT_FOUND", "message": "No such job."}'
+            conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            conn.settimeout(5)
+            if conn.recv(1) == b"":
+                hung_up.set()
+
+    server = threading.Thread(target=answer_once_then_wait, daemon=True)
+    server.start()
+    with listener:
+        client = Client(api_key="sk_live_x", base_url=f"http://127.0.0.1:{listener.getsockname()[1]}", max_retries=0)
+        with pytest.raises(errors.NotFoundError) as caught:
+            client.jobs.get("job_x")
+        client.close()
+        assert hung_up.wait(5) and caught.value.status == 404
+        server.join(5)
 
 
 def test_keys_current_create_and_revoke(free, connect):

@@ -23,7 +23,7 @@ from webhooks.models import Event
 from tests.jobs.helpers import create_job, created, downloaded, unique_name
 from tests.jobs.test_stream import MP4_HEADER, stream, upload
 from tests.processes import wait_until
-from tests.s3server import S3Server, TcpProxy, storages_for
+from tests.s3server import TcpProxy, storages_for
 
 PREFIX = "tenant-a"
 
@@ -40,13 +40,6 @@ class Bucket:
 
     def head(self, name: str) -> dict:
         return self.client.head_object(Bucket=self.name, Key=f"{PREFIX}/{name}")
-
-
-@pytest.fixture(scope="module")
-def s3_server():
-    server = S3Server().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

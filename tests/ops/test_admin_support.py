@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import Account, ApiKey, IpAllowlistEntry, RequestLog
 from aiprod.models import Incident, MaintenanceMode
 from aiprod.ops.support import GROUP_NAME
-from jobs.models import Job, JobStatus, JobTransition, month_start
+from jobs.models import Job, JobStatus, JobTransition, Upload, month_start
 from tests.admin_urls import admin_url
 from tests.httpservers import serve
 from tests.jobs.helpers import unique_name
@@ -333,3 +333,22 @@ def test_support_sees_the_worker_clusters_and_the_queue_progress(support):
     assert "1 cluster(s) alive, 2 worker process(es)" in page
     assert "re-queued after worker loss in the last hour: 0" in page
     assert "box" in page
+
+
+def test_support_finds_a_direct_upload_by_account_email_or_job_id_but_cannot_change_it(support, free, pro):
+    response = free.api.post("/uploads", {"filename": "notes.txt", "content_type": "text/plain"})
+    assert response.status_code == 201, response.content
+    upload = Upload.objects.get(pk=response.json()["id"])
+    pro.api.post("/uploads", {"filename": "other.txt", "content_type": "text/plain"})
+    other = Upload.objects.get(account=pro.account)
+    for query in ({"q": free.account.email}, {"q": upload.job_id}, {"q": upload.pk},
+                  {"used_at__isempty": "1", "kind": upload.kind, "livemode": "1", "q": free.account.email}):
+        listing = support.get("/admin/jobs/upload/", query)
+        assert listing.status_code == 200, query
+        assert upload.pk in listing.content.decode() and other.pk not in listing.content.decode(), query
+    assert support.get("/admin/jobs/upload/", {"storage_name__startswith": "jobs/"}).status_code == 400
+    page = support.get(admin_url(upload))
+    assert page.status_code == 200 and upload.job_id in page.content.decode()
+    assert b'name="filename"' not in page.content
+    assert support.post(admin_url(upload, "delete"), {"post": "yes"}).status_code == 403
+    assert support.get("/admin/jobs/upload/add/").status_code == 403

@@ -27,18 +27,10 @@ from tests.conftest import make_persona
 from tests.httpservers import serve
 from tests.processes import alive, children_of, gunicorn, qcluster, wait_until
 from tests.resilience.conftest import database_url_under_test
-from tests.s3server import S3Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 STALE_AFTER = 1
-
-
-@pytest.fixture(scope="module")
-def s3_server():
-    server = S3Server().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

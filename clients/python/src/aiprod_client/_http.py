@@ -149,6 +149,20 @@ class Transport:
             rewind()
             attempt += 1
 
+    def close(self) -> None:
+        """Closes the kept-alive connections now. ``Session.close()`` alone only
+        drops urllib3's pools, whose sockets close when the pools are garbage
+        collected; a raised ``APIError``'s traceback (a reference cycle through
+        the frame holding the response) can keep a pool, and the server's
+        request thread waiting on that socket, alive until the next GC pass."""
+        for adapter in self.session.adapters.values():
+            pools = getattr(getattr(adapter, "poolmanager", None), "pools", None)
+            for key in list(pools.keys()) if pools is not None else ():
+                pool = pools.get(key)
+                if pool is not None:
+                    pool.close()
+        self.session.close()
+
     def _notify(self, attempt: int, wait: float, reason: str) -> None:
         if self.on_retry is not None:
             self.on_retry(attempt + 1, wait, reason)

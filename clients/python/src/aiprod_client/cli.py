@@ -163,6 +163,16 @@ def _wait(state: State, job: Dict[str, Any], timeout: Optional[float]) -> Dict[s
     return state.client.jobs.wait(job["id"], timeout=timeout, on_poll=show)
 
 
+def _created(state: State, job: Dict[str, Any], wait: bool, wait_timeout: Optional[float]) -> None:
+    """Reports a new job; with --wait, waits for it and exits as it ended."""
+    click.echo(f"Created {job['id']} ({job.get('type')}, {job.get('status')})", err=True)
+    if wait:
+        job = _wait(state, job, wait_timeout)
+    _out(state, job)
+    if wait:
+        _exit_for_job(job)
+
+
 class _Bar:
     """A click progress bar fed with absolute byte counts (upload or download)."""
 
@@ -261,12 +271,7 @@ def jobs_create(state: State, input_url: str, job_type: Optional[str], name: Opt
     metadata = dict(p.partition("=")[::2] for p in metadata_pairs) or None
     job = state.client.jobs.create(input_url, name=name, type=job_type, timeout=job_timeout, webhook_url=webhook_url,
                                    metadata=metadata, params=_params(param_pairs, params_json))
-    click.echo(f"Created {job['id']} ({job.get('type')}, {job.get('status')})", err=True)
-    if wait:
-        job = _wait(state, job, wait_timeout)
-    _out(state, job)
-    if wait:
-        _exit_for_job(job)
+    _created(state, job, wait, wait_timeout)
 
 
 @command(main, "upload")
@@ -290,12 +295,7 @@ def upload(state: State, file: str, job_type: Optional[str], name: Optional[str]
                                           on_progress=bar)
     finally:
         bar.close()
-    click.echo(f"Created {job['id']} ({job.get('type')}, {job.get('status')})", err=True)
-    if wait:
-        job = _wait(state, job, wait_timeout)
-    _out(state, job)
-    if wait:
-        _exit_for_job(job)
+    _created(state, job, wait, wait_timeout)
 
 
 @command(jobs, "list")

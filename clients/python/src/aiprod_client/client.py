@@ -72,7 +72,7 @@ class Client:
         return self._transport.json("GET", "/health", authenticated=False)
 
     def close(self) -> None:
-        self._transport.session.close()
+        self._transport.close()
 
     def __enter__(self) -> "Client":
         return self
