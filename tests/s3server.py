@@ -138,6 +138,8 @@ class TcpProxy:
         self._listener = None
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._flowing = threading.Event()  # cleared by stall(): connections accepted, bytes held
+        self._flowing.set()
 
     @property
     def endpoint(self) -> str:
@@ -170,10 +172,19 @@ class TcpProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 self._threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source, sink) -> None:
+    def stall(self) -> None:
+        """From now on the proxy still accepts connections and reads what
+        the client sends, but forwards nothing either way until release()
+        (an object store that hangs after the connection is made)."""
+        self._flowing.clear()
+
+    def release(self) -> None:
+        self._flowing.set()
+
+    def _pipe(self, source, sink) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass
