@@ -4,7 +4,7 @@ claim (pending → processing) → get the input (download for URL jobs, counted
 against the data quota, heartbeating) → sniff it, resolve `auto`, validate
 params → run the processor in a forked child (jobs.runner) while this
 process heartbeats, watches for cancel/timeout and enforces the deadline →
-completed (output file moved into storage) or failed.
+completed (output file moved into storage, within the deadline) or failed.
 
 Every write after the claim is conditional on this attempt still owning the
 job, so a cancel, a timeout, a retry, a sweeper re-queue or a delete made

@@ -401,6 +401,26 @@ def test_a_store_that_stalls_fails_the_job_timeout_at_its_deadline_and_a_late_up
     assert not [key for key in bucket.keys() if "/output/" in key]
 
 
+def test_a_store_that_trickles_fails_the_job_timeout_at_its_deadline_and_leaves_no_object(free, files, flaky_bucket):
+    import time
+
+    proxy, bucket = flaky_bucket
+    job_id = created(create_job(free.api, files, "pic.png", type="image.transform",
+                                params={"format": "webp", "width": 32}))["id"]
+    Job.objects.filter(pk=job_id).update(timeout=4)
+    proxy.trickle(0.5)  # a byte every 0.5 s: the request never ends, the socket is never idle for long
+    started = time.monotonic()
+    job = run(job_id)
+    elapsed = time.monotonic() - started
+    assert (job.status, job.error_code, job.error) == ("failed", "TIMEOUT", "Timeout: Job exceeded 4s limit")
+    assert 4 <= elapsed < 4 + 5
+    proxy.stop()  # cuts the trickling connection: the abandoned upload fails
+    wait_until(_store_threads_finished, timeout=60, what="the abandoned upload to end")
+    proxy.start()
+    proxy.release()
+    assert not [key for key in bucket.keys() if "/output/" in key]
+
+
 def test_a_cancel_while_the_output_is_stored_stops_the_attempt_at_once(
     transactional_db, free, files, flaky_bucket, settings, monkeypatch
 ):
