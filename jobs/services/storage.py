@@ -220,13 +220,13 @@ def save_local_file(name: str, path: str, *, content_type: str = "", filename: s
         client, bucket, key = _s3()
         extra = {"ContentType": content_type or "application/octet-stream",
                  "ContentDisposition": _disposition(filename or os.path.basename(name))}
+        discard = on_late or (lambda late_name: delete_files([late_name]))
         try:
-            upload = lambda: client.upload_file(path, bucket, key(name), ExtraArgs=extra)  # noqa: E731
             if stop_at is None:
-                upload()
+                client.upload_file(path, bucket, key(name), ExtraArgs=extra)
             else:
-                _until(upload, stop_at=stop_at, keep_going=keep_going, tick=tick,
-                       on_late=lambda: (on_late or (lambda n: delete_files([n])))(name), what=name)
+                _until(lambda: client.upload_file(path, bucket, key(name), ExtraArgs=extra),
+                       stop_at=stop_at, keep_going=keep_going, tick=tick, on_late=lambda: discard(name), what=name)
         except _s3_errors():
             logger.warning("upload of %s failed", name, exc_info=True)
             raise StorageUnavailable("write the file to the object store") from None
