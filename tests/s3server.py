@@ -138,6 +138,9 @@ class TcpProxy:
         self._listener = None
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._flowing = threading.Event()  # cleared by stall(): connections accepted, bytes held
+        self._flowing.set()
+        self.trickle_every = 0.0  # set by trickle(): one byte forwarded every that many seconds
 
     @property
     def endpoint(self) -> str:
@@ -170,10 +173,29 @@ class TcpProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 self._threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source, sink) -> None:
+    def stall(self) -> None:
+        """From now on the proxy still accepts connections and reads what
+        the client sends, but forwards nothing either way until release()
+        (an object store that hangs after the connection is made)."""
+        self._flowing.clear()
+
+    def release(self) -> None:
+        self._flowing.set()
+        self.trickle_every = 0.0
+
+    def trickle(self, every: float = 0.5) -> None:
+        """From now on the proxy forwards one byte every `every` seconds,
+        either way (a store that trickles), until release()."""
+        self.trickle_every = every
+
+    def _pipe(self, source, sink) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
+                while data and self.trickle_every:
+                    time.sleep(self.trickle_every)
+                    sink.sendall(data[:1])
+                    data = data[1:]
                 sink.sendall(data)
         except OSError:
             pass

@@ -4,7 +4,7 @@ claim (pending → processing) → get the input (download for URL jobs, counted
 against the data quota, heartbeating) → sniff it, resolve `auto`, validate
 params → run the processor in a forked child (jobs.runner) while this
 process heartbeats, watches for cancel/timeout and enforces the deadline →
-completed (output file moved into storage) or failed.
+completed (output file moved into storage, within the deadline) or failed.
 
 Every write after the claim is conditional on this attempt still owning the
 job, so a cancel, a timeout, a retry, a sweeper re-queue or a delete made
@@ -283,10 +283,10 @@ def _process(job: Job, input_path: str, work_dir: str, deadline: float) -> str:
         raise ProcessingError(transitions.TIMEOUT, timeout_message(job))
     if outcome.kind != runner.RESULT:
         raise ProcessingError(outcome.code, outcome.message)
-    return _complete(job, outcome)
+    return _complete(job, outcome, deadline)
 
 
-def _complete(job: Job, outcome: runner.Outcome) -> str:
+def _complete(job: Job, outcome: runner.Outcome, deadline: float) -> str:
     try:
         # Output bytes count against the data quota too; like the result, while the database restarts.
         _when_database_answers(lambda: output_limits.count_output(job, outcome.output_file))
@@ -296,8 +296,7 @@ def _complete(job: Job, outcome: runner.Outcome) -> str:
     if outcome.output_file:
         # Stored before the state change: a job never shows `completed`
         # without its file. If the attempt lost the job meanwhile, the file goes.
-        stored = storage.save_local_file(storage.output_name(job.pk, outcome.output_file), outcome.output_file,
-                                         content_type=outcome.output_content_type or "")
+        stored = _store_output(job, outcome, deadline)
     if _when_database_answers(lambda: transitions.complete_job(
         job, output=outcome.output, output_file=stored, output_content_type=outcome.output_content_type or ""
     )):
@@ -306,6 +305,43 @@ def _complete(job: Job, outcome: runner.Outcome) -> str:
     if stored and not Job.objects.filter(pk=job.pk, output_file=stored).exists():
         storage.delete_files([stored])
     return "stopped"
+
+
+def _store_output(job: Job, outcome: runner.Outcome, deadline: float) -> str:
+    """Stores the output file, within the job's deadline and while nobody
+    cancels it: an object store that stalls or trickles fails the job
+    TIMEOUT at its deadline like any other phase (the upload runs in a
+    thread; this one heartbeats and watches the clock, whether or not bytes
+    move). An upload that finishes after that deletes its object, unless a
+    newer attempt of the job may have written the same name since."""
+    lost = []
+
+    def keep_going() -> bool:
+        if shutdown.grace_over():
+            lost.append("shutdown")
+        elif not _heartbeat(job):
+            lost.append("lost")  # cancelled, re-queued or deleted meanwhile
+        return not lost
+
+    def discard_late(name: str) -> None:
+        try:
+            if not Job.objects.filter(pk=job.pk, attempted_count__gt=job.attempted_count).exists():
+                storage.delete_files([name])
+        finally:
+            db.connections.close_all()  # the upload thread's own connection
+
+    try:
+        return storage.save_local_file(
+            storage.output_name(job.pk, outcome.output_file), outcome.output_file,
+            content_type=outcome.output_content_type or "",
+            stop_at=deadline, keep_going=keep_going, tick=settings.AIPROD_JOB_HEARTBEAT_SECONDS, on_late=discard_late,
+        )
+    except storage.StoreAbandoned:
+        if lost == ["shutdown"]:
+            raise _HandBack() from None
+        if lost:
+            raise _Stop() from None
+        raise ProcessingError(transitions.TIMEOUT, timeout_message(job)) from None
 
 
 def _when_database_answers(call):

@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -195,17 +196,37 @@ def _disposition(filename: str) -> str:
     return content_disposition_header(True, filename)
 
 
-def save_local_file(name: str, path: str, *, content_type: str = "", filename: str = "") -> str:
+class StoreAbandoned(Exception):
+    """save_local_file stopped waiting for the object store (its `stop_at`
+    passed, or `keep_going` said stop). The upload may still finish in the
+    background: then `on_late` decides about the object."""
+
+
+def save_local_file(name: str, path: str, *, content_type: str = "", filename: str = "",
+                    stop_at: float | None = None, keep_going=None, tick: float = 1.0, on_late=None) -> str:
     """Puts the local file at `path` into storage as `name` (moved when the
     storage is local; uploaded with its Content-Type and an attachment
     Content-Disposition to a bucket). Returns the stored name (storage may
-    alter it)."""
+    alter it).
+
+    With `stop_at` (a time.monotonic() deadline), an upload to a bucket runs
+    in a thread and this call waits for it only until `stop_at`, asking
+    `keep_going()` about once every `tick` seconds meanwhile — whether or
+    not bytes move (a stalled or trickling store) — and raises
+    StoreAbandoned when either says stop. An upload that still succeeds
+    after that calls `on_late(name)` from its thread (or, without one,
+    deletes the object): nobody is waiting for it any more."""
     if is_remote():
         client, bucket, key = _s3()
         extra = {"ContentType": content_type or "application/octet-stream",
                  "ContentDisposition": _disposition(filename or os.path.basename(name))}
+        discard = on_late or (lambda late_name: delete_files([late_name]))
         try:
-            client.upload_file(path, bucket, key(name), ExtraArgs=extra)
+            if stop_at is None:
+                client.upload_file(path, bucket, key(name), ExtraArgs=extra)
+            else:
+                _until(lambda: client.upload_file(path, bucket, key(name), ExtraArgs=extra),
+                       stop_at=stop_at, keep_going=keep_going, tick=tick, on_late=lambda: discard(name), what=name)
         except _s3_errors():
             logger.warning("upload of %s failed", name, exc_info=True)
             raise StorageUnavailable("write the file to the object store") from None
@@ -215,6 +236,40 @@ def save_local_file(name: str, path: str, *, content_type: str = "", filename: s
         return default_storage.save(name, content)
     finally:
         content.close()
+
+
+def _until(call, *, stop_at: float, keep_going, tick: float, on_late, what: str) -> None:
+    """Runs `call()` in a thread, waiting until `stop_at` at most (see
+    save_local_file); its exception, if any, is raised here."""
+    done = threading.Event()
+    lock = threading.Lock()
+    state: dict = {"abandoned": False}
+
+    def body() -> None:
+        try:
+            call()
+        except BaseException as exc:  # handed to the waiting thread
+            state["error"] = exc
+        with lock:
+            done.set()
+            late = state["abandoned"] and "error" not in state
+        if late:
+            logger.warning("upload of %s finished after its deadline; discarding it", what)
+            try:
+                on_late()
+            except Exception:
+                logger.exception("could not discard the late upload of %s", what)
+
+    threading.Thread(target=body, name=f"store {what}", daemon=True).start()
+    while not done.wait(max(0.0, min(tick, stop_at - time.monotonic()))):
+        if time.monotonic() >= stop_at or (keep_going is not None and not keep_going()):
+            with lock:
+                if not done.is_set():
+                    state["abandoned"] = True
+                    raise StoreAbandoned(what)
+            break
+    if "error" in state:
+        raise state["error"]
 
 
 @contextlib.contextmanager

@@ -363,6 +363,96 @@ def test_a_bucket_that_stops_answering_while_a_job_runs_fails_it_clearly_and_a_r
     assert run(job_id).status == "completed"
 
 
+def _store_threads_finished() -> bool:
+    import threading
+
+    return not any(t.name.startswith("store jobs/") for t in threading.enumerate())
+
+
+def test_a_store_that_stalls_fails_the_job_timeout_at_its_deadline_and_a_late_upload_leaves_no_object(
+    free, files, flaky_bucket, caplog
+):
+    import logging
+    import time
+
+    caplog.set_level(logging.WARNING, logger="jobs.services.storage")
+    proxy, bucket = flaky_bucket
+    job_id = created(create_job(free.api, files, "pic.png", type="image.transform",
+                                params={"format": "webp", "width": 32}))["id"]
+    Job.objects.filter(pk=job_id).update(timeout=4)  # the API's minimum is 60 s: a short one keeps the test short
+    proxy.stall()  # connections are accepted, then nothing comes back (the input comes from `files`, not the bucket)
+    started = time.monotonic()
+    job = run(job_id)
+    elapsed = time.monotonic() - started
+    assert (job.status, job.error_code, job.error) == ("failed", "TIMEOUT", "Timeout: Job exceeded 4s limit")
+    assert 4 <= elapsed < 4 + 5
+    assert job.output_file == ""
+
+    proxy.release()  # the held upload now reaches the bucket, after the job gave up on it
+    wait_until(_store_threads_finished, timeout=30, what="the late upload to end")
+    assert "finished after its deadline; discarding it" in caplog.text
+    assert not [key for key in bucket.keys() if "/output/" in key]
+
+
+def test_a_store_that_trickles_fails_the_job_timeout_at_its_deadline_and_leaves_no_object(free, files, flaky_bucket):
+    import time
+
+    proxy, bucket = flaky_bucket
+    job_id = created(create_job(free.api, files, "pic.png", type="image.transform",
+                                params={"format": "webp", "width": 32}))["id"]
+    Job.objects.filter(pk=job_id).update(timeout=4)
+    proxy.trickle(0.5)  # a byte every 0.5 s: the request never ends, the socket is never idle for long
+    started = time.monotonic()
+    job = run(job_id)
+    elapsed = time.monotonic() - started
+    assert (job.status, job.error_code, job.error) == ("failed", "TIMEOUT", "Timeout: Job exceeded 4s limit")
+    assert 4 <= elapsed < 4 + 5
+    proxy.stop()  # cuts the trickling connection: the abandoned upload fails
+    wait_until(_store_threads_finished, timeout=60, what="the abandoned upload to end")
+    proxy.start()
+    proxy.release()
+    assert not [key for key in bucket.keys() if "/output/" in key]
+
+
+def test_a_cancel_while_the_output_is_stored_stops_the_attempt_at_once(
+    transactional_db, free, files, flaky_bucket, settings, monkeypatch
+):
+    import threading
+
+    from django.db import connection
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)  # committed jobs are queued, not run inline: this test runs it
+    settings.AIPROD_JOB_HEARTBEAT_SECONDS = 0.2
+    proxy, bucket = flaky_bucket
+    job_id = created(create_job(free.api, files, "pic.png", type="image.transform",
+                                params={"format": "webp", "width": 32}))["id"]
+    proxy.stall()
+    outcome = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = tasks.run_job(job_id)
+        finally:
+            connection.close()  # this thread's own connection
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    try:
+        wait_until(lambda: not _store_threads_finished(), timeout=60, what="the output upload to start",
+                   interval=0.02)
+        assert free.api.post(f"/jobs/{job_id}/cancel").status_code == 200
+        worker.join(timeout=5)  # a heartbeat or two, not the store's socket timeouts
+        assert not worker.is_alive()
+    finally:
+        proxy.release()
+        worker.join(timeout=60)
+    assert outcome["result"] == "stopped"
+    assert Job.objects.get(pk=job_id).status == "cancelled"
+    wait_until(_store_threads_finished, timeout=30, what="the late upload to end")
+    assert not [key for key in bucket.keys() if "/output/" in key]
+
+
 # --------------------------------------------------------------------------- webhook links
 
 
