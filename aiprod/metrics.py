@@ -111,3 +111,19 @@ def exposition(*collectors) -> bytes:
             extra.register(collector)
         body += generate_latest(extra)
     return body
+
+
+def serve_on_port(port: int, bind: str = "127.0.0.1"):
+    """Serves this host's metrics (every process of PROMETHEUS_MULTIPROC_DIR,
+    or this process's without it) on ``bind:port`` from a daemon thread: a
+    worker host has no gunicorn, so its qcluster answers the scrape itself
+    (AIPROD_WORKER_METRICS_PORT). Returns the server."""
+    from prometheus_client import start_http_server
+
+    if multiprocess_dir():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    server, _thread = start_http_server(port, addr=bind, registry=registry)
+    return server

@@ -361,6 +361,10 @@ AIPROD_WORKER_GRACE_SECONDS = float(env_str("AIPROD_WORKER_GRACE_SECONDS", "30")
 # AIPROD_WORKER_DEAD_AFTER is dead: its jobs are re-queued at once.
 AIPROD_WORKER_HEARTBEAT_SECONDS = float(env_str("AIPROD_WORKER_HEARTBEAT_SECONDS", "2"))
 AIPROD_WORKER_DEAD_AFTER = float(env_str("AIPROD_WORKER_DEAD_AFTER", "15"))
+# Set: each `qcluster` serves its host's metrics (jobs, webhook deliveries) for
+# Prometheus on this port, bound to AIPROD_WORKER_METRICS_BIND (worker-only hosts).
+AIPROD_WORKER_METRICS_PORT = env_int("AIPROD_WORKER_METRICS_PORT", 0)
+AIPROD_WORKER_METRICS_BIND = env_str("AIPROD_WORKER_METRICS_BIND", "127.0.0.1")
 
 # --- Webhooks (webhooks/services) -------------------------------------------------
 AIPROD_WEBHOOK_TIMEOUT = env_int("AIPROD_WEBHOOK_TIMEOUT", 10)  # seconds for the whole exchange

@@ -48,6 +48,7 @@ def install() -> None:
     def start(self):
         pid = original_start(self)
         _start_delivery_sentinel(self, q_cluster)
+        _serve_metrics()
         return pid
 
     q_cluster.Cluster.start = start
@@ -78,6 +79,23 @@ def _start_delivery_sentinel(cluster, q_cluster) -> None:
     )
     process.start()
     cluster.delivery_sentinel = process
+
+
+def _serve_metrics() -> None:
+    """AIPROD_WORKER_METRICS_PORT set: the main process (after forking the
+    sentinels, so none inherits the socket) serves this host's aggregated
+    metrics for Prometheus; a busy port is logged, never fatal to the worker."""
+    from django_q.conf import Conf
+
+    port = settings.AIPROD_WORKER_METRICS_PORT
+    if not port or Conf.SYNC:
+        return
+    from aiprod import metrics
+
+    try:
+        metrics.serve_on_port(port, settings.AIPROD_WORKER_METRICS_BIND)
+    except OSError as error:
+        logger.error("worker metrics: cannot listen on %s:%s: %s", settings.AIPROD_WORKER_METRICS_BIND, port, error)
 
 
 # --------------------------------------------------------------------------- main process

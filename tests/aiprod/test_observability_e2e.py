@@ -195,3 +195,30 @@ def test_json_logs_are_one_object_per_line_with_the_ids_that_apply(host, tmp_pat
     assert completed["job_id"] == job["id"] and completed["account_id"] == persona.account.pk
     assert completed["duration_ms"] == job["duration_ms"]
     assert any(line.get("event") == "job.processing" and line["job_id"] == job["id"] for line in worker_lines)
+
+
+def test_a_worker_host_serves_its_job_metrics_on_its_own_port(host, tmp_path, wav):
+    """A dedicated worker host runs no gunicorn: with AIPROD_WORKER_METRICS_PORT
+    the qcluster answers Prometheus itself, adding up its processes."""
+    from tests.processes import free_port
+
+    persona = make_persona("pro")
+    port = free_port()
+    env = {**host, "AIPROD_WORKER_METRICS_PORT": str(port)}
+    with serve({"/tone.wav": (200, {"Content-Type": "audio/wav"}, wav)}) as files, \
+            qcluster(env, tmp_path / "qcluster.log"):
+        job_id = persona.api.post("/jobs", {"name": "on a worker host", "type": "media.probe",
+                                            "input_url": files.url + "/tone.wav"}).json()["id"]
+        wait_until(lambda: Job.objects.filter(pk=job_id, status__in=("completed", "failed")).exists(),
+                   timeout=60, what="the qcluster to finish the job", interval=0.3)
+        assert Job.objects.get(pk=job_id).status == "completed"
+        response = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+
+    assert response.status_code == 200
+    scraped = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            scraped[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    # Completed in the cluster's worker process, served by its main process.
+    assert value(scraped, "aiprod_jobs_completed_total", type="media.probe") == 1
+    assert value(scraped, "aiprod_job_processing_seconds_count", type="media.probe", status="completed") == 1
