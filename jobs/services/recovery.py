@@ -8,7 +8,12 @@ recover_stuck_jobs command. The jobs table, not the queue, is the truth.
 * A pending job older than AIPROD_JOB_PENDING_REQUEUE_AFTER whose task is no
   longer waiting in the django-q2 queue (lost between commit and enqueue,
   purged, or taken by a cluster that died before a worker claimed the job)
-  is enqueued again; the claim makes a duplicate task harmless.
+  is enqueued again; the claim makes a duplicate task harmless. Finding
+  them means reading the queued tasks, so that look is bounded: with more
+  than QUEUE_SCAN_LIMIT tasks waiting the sweep skips it (the jobs are
+  waiting their turn; what a dead cluster took is recovered through its
+  heartbeat row, jobs.services.workers) and looks again when the queue is
+  shorter.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from jobs.services import idempotency, storage, transitions, workers
 logger = logging.getLogger(__name__)
 
 BATCH = 500
+# At most this many waiting tasks are read (unpickled) per sweep by the
+# pending-job fallback; a longer queue skips it until it drains.
+QUEUE_SCAN_LIMIT = 2000
 
 
 def sweep_stale_jobs(*, now=None, stale_after: int | None = None) -> dict:
@@ -59,7 +67,10 @@ def _requeue_orphaned_pending(now) -> int:
     waiting = list(Job.objects.filter(status=JobStatus.PENDING, last_activity_at__lt=cutoff)[:BATCH])
     if not waiting:
         return 0
-    queued = queued_job_ids()
+    queued = queued_job_ids(limit=QUEUE_SCAN_LIMIT)
+    if queued is None:
+        logger.info("job sweep: over %s tasks waiting, pending-job fallback skipped", QUEUE_SCAN_LIMIT)
+        return 0
     return sum(
         transitions.requeue_pending_job(job, seen_activity=job.last_activity_at)
         for job in waiting
@@ -67,9 +78,10 @@ def _requeue_orphaned_pending(now) -> int:
     )
 
 
-def queued_job_ids() -> set[str]:
+def queued_job_ids(limit: int | None = None) -> set[str] | None:
     """Job ids with a run_job task waiting in the django-q2 ORM queue for a
-    cluster to take it (lock in the past).
+    cluster to take it (lock in the past). With ``limit``: None when more than
+    that many tasks are waiting (none is read beyond it).
 
     A task a cluster has taken does not count: its row stays locked until the
     Q_CLUSTER retry time (over 2 h) whether or not anything still holds it, and
@@ -80,8 +92,13 @@ def queued_job_ids() -> set[str]:
     which the claim makes a no-op."""
     from django_q.models import OrmQ
 
+    rows = OrmQ.objects.filter(lock__lte=timezone.now()).order_by()
+    if limit is not None:
+        if list(rows.values_list("pk", flat=True)[limit:limit + 1]):  # ids only: nothing unpickled
+            return None
+        rows = rows[:limit]
     ids = set()
-    for row in OrmQ.objects.filter(lock__lte=timezone.now()).only("payload").iterator():
+    for row in rows.only("payload").iterator():
         task = row.task
         if task.get("func") == "jobs.tasks.run_job" and task.get("args"):
             ids.add(task["args"][0])

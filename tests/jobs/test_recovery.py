@@ -215,3 +215,25 @@ def test_recover_takes_either_job_ids_or_an_age(db):
 def test_recover_refuses_a_bad_age(db):
     with pytest.raises(CommandError):
         run_command("--older-than", "yesterday")
+
+
+def test_the_pending_job_fallback_reads_no_queue_longer_than_its_limit(free, files, queue, monkeypatch,
+                                                                       django_capture_on_commit_callbacks):
+    from jobs.services import recovery
+
+    monkeypatch.setattr(recovery, "QUEUE_SCAN_LIMIT", 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        waiting = [created(create_job(free.api, files))["id"] for _ in range(3)]
+    orphan = created(create_job(free.api, files))["id"]  # on_commit never ran: no task queued
+    Job.objects.filter(pk=orphan).update(last_activity_at=timezone.now() - timedelta(minutes=10))
+    assert queued_job_ids(limit=2) is None
+    assert queued_job_ids(limit=3) == set(waiting)
+
+    # Three tasks waiting, over the limit: the sweep does not read them and leaves the orphan for later.
+    assert sweep_stale_jobs()["pending_requeued"] == 0
+    assert Job.objects.get(pk=orphan).status == "pending"
+    # Once the queue is within the limit, the next sweep finds and queues it again.
+    OrmQ.objects.filter(pk__in=list(OrmQ.objects.values_list("pk", flat=True)[:2])).delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweep_stale_jobs()["pending_requeued"] == 1
+    assert orphan in queued_job_ids()
