@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export DJANGO_SETTINGS_MODULE=aiprod.settings
 mkdir -p var
+# A PROMETHEUS_MULTIPROC_DIR given by the caller must exist before manage.py records a metric.
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then mkdir -p "$PROMETHEUS_MULTIPROC_DIR"; fi
 # The settings refuse to start without a secret: use the one made for this
 # checkout at the first run (var/ is not in git), unless one is given.
 DJANGO_SECRET_KEY="${DJANGO_SECRET_KEY:-$(bash scripts/local-secret.sh var/secret_key)}"
