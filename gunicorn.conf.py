@@ -10,3 +10,9 @@ if os.environ.get("AIPROD_LOG_FORMAT", "").lower() == "json":
     logger_class = "aiprod.gunicorn_logging.JsonLogger"
 else:
     logger_class = "aiprod.gunicorn_logging.RedactingLogger"
+
+# Threads for production too (gthread, implied by threads > 1): a request
+# waiting on a customer's server (input-URL preflight, webhook verify/test;
+# capped per account) holds one thread, not a whole worker process.
+# `--threads` on the command line (scripts/run.sh, the tests) still wins.
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))

@@ -120,9 +120,14 @@ def retry_after_seconds(seconds: float) -> int:
     return max(1, math.ceil(seconds))
 
 
+def count_text(n: int, noun: str) -> str:
+    """ "1 request", "5 requests": a count with its noun in the right number."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def seconds_text(n: int) -> str:
     """ "1 second", "5 seconds": for messages people read."""
-    return f"{n} second" if n == 1 else f"{n} seconds"
+    return count_text(n, "second")
 
 
 def rate_limited_message(wait: int, why: str = "") -> str:

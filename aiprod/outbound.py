@@ -374,20 +374,42 @@ _LOCAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
 LOCAL_DEVELOPMENT_HINT = "; for local development set AIPROD_ALLOW_INSECURE_URLS=1 on the server"
 
 
-def _local_hint(host: str | None) -> str:
+def _local_hint(host: str | None, addresses=()) -> str:
     """The hint for a URL refused because insecure URLs are off, when its host
     is this machine or a private network (a developer's own file server), not
-    for public names nor link-local/metadata addresses."""
+    for public names nor link-local/metadata addresses. ``addresses``: what a
+    host name resolved to; a name whose every address is loopback/private
+    (a LAN file server, the machine's own name) gets the hint too; one mixing
+    public and private addresses does not (that is not a development setup)."""
     host = (host or "").lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost" or host.endswith(".localhost") or _is_local_address(host):
         return LOCAL_DEVELOPMENT_HINT
+    if addresses and all(_is_local_address(address) for address in addresses):
+        return LOCAL_DEVELOPMENT_HINT
+    return ""
+
+
+def _is_local_address(value: str) -> bool:
     try:
-        addr = ipaddress.ip_address(host.split("%", 1)[0])
+        addr = ipaddress.ip_address(value.split("%", 1)[0])
     except ValueError:
-        return ""
+        return False
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
-    return LOCAL_DEVELOPMENT_HINT if any(addr in net for net in _LOCAL_NETWORKS if net.version == addr.version) else ""
+    return any(addr in net for net in _LOCAL_NETWORKS if net.version == addr.version)
+
+
+def _addresses_for_hint(host: str | None) -> tuple[str, ...]:
+    """Best-effort resolution of a refused http:// URL's host name, only to
+    choose the message (nothing connects): () when it does not resolve."""
+    if not host or _is_local_address(host):
+        return ()
+    try:
+        infos = socket.getaddrinfo(host.encode("idna").decode("ascii"), 80, type=socket.SOCK_STREAM,
+                                   proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError, ValueError, OSError):
+        return ()
+    return tuple(sockaddr[0] for family, _t, _p, _c, sockaddr in infos if family in (socket.AF_INET, socket.AF_INET6))
 
 
 def _parse(url: str, label: str, policy: _Policy):
@@ -407,7 +429,8 @@ def _parse(url: str, label: str, policy: _Policy):
             raise OutboundError(f"{label} must use HTTPS", code=CODE_INVALID_URL)
         raise invalid
     if scheme == "http" and not policy.allow_http:
-        raise OutboundError(f"{label} must use HTTPS{_local_hint(parts.hostname)}", code=CODE_INVALID_URL)
+        hint = _local_hint(parts.hostname) or _local_hint(parts.hostname, _addresses_for_hint(parts.hostname))
+        raise OutboundError(f"{label} must use HTTPS{hint}", code=CODE_INVALID_URL)
     host = parts.hostname  # lowercased, brackets removed
     if not host:
         raise invalid
@@ -470,7 +493,8 @@ def _check_addresses(addresses, label: str, policy: _Policy, host: str | None = 
         except ValueError:
             ok = False
         if not ok:
-            raise OutboundError(f"{label} resolves to a private address{_local_hint(host)}", code=CODE_INVALID_URL)
+            hint = _local_hint(host, [address[0] for _f, address in addresses])
+            raise OutboundError(f"{label} resolves to a private address{hint}", code=CODE_INVALID_URL)
 
 
 def _target(url: str, label: str, policy: _Policy | None = None) -> _Target:

@@ -132,7 +132,7 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
         return f"{(timezone.now() - row.beat_at).total_seconds():.0f}s ago"
 
     def changelist_view(self, request, extra_context=None):
-        q = selectors.queue_progress()
+        q = selectors.queue_progress(staff=True)
 
         def age(seconds):
             return "—" if seconds is None else f"{seconds:.0f}s"

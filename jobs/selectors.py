@@ -85,12 +85,14 @@ def timeline_for(job: Job, *, request_limit: int = 1000, staff: bool = False) ->
     return [entry for _, _, entry in entries]
 
 
-def queue_progress(*, now=None) -> dict:
+def queue_progress(*, now=None, staff: bool = False) -> dict:
     """The readings an operator needs with the guide's "Job Stuck in
     Processing" page open (/diagnostics, the Support admin): queue depth per
     kind with the oldest waiting item's age, worker clusters alive with their
     last heartbeat, and jobs re-queued after worker loss in the last hour.
-    Every count reads a partial index or the one-row-per-cluster table."""
+    Every count reads a partial index or the one-row-per-cluster table.
+    A cluster's `host` and `pid` only for ``staff``; customers get an opaque
+    `worker` label instead (the one job objects carry, jobs.serializers)."""
     from datetime import timedelta
 
     from django.conf import settings
@@ -114,11 +116,12 @@ def queue_progress(*, now=None) -> dict:
                                   next_attempt_at__isnull=False, next_attempt_at__lte=now)
     deliveries = due.aggregate(waiting=Count("id"), oldest=Min("next_attempt_at"))
     dead_after = timedelta(seconds=settings.AIPROD_WORKER_DEAD_AFTER)
+    from jobs.serializers import public_worker
+
     clusters = [
         {
             "queue": row.queue,
-            "host": row.host,
-            "pid": row.pid,
+            **({"host": row.host, "pid": row.pid} if staff else {"worker": public_worker(f"{row.host}:{row.pid}")}),
             "workers": len(row.worker_pids),
             "last_heartbeat_at": row.beat_at.isoformat().replace("+00:00", "Z"),
             "last_heartbeat_age_seconds": age(row.beat_at),

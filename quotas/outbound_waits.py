@@ -34,7 +34,7 @@ from typing import Iterator
 
 from django.conf import settings
 
-from aiprod.errors import ApplicationError
+from aiprod.errors import ApplicationError, count_text, rate_limited_message
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +86,11 @@ def _refused(cap: int, oldest_start: float) -> ApplicationError:
     return ApplicationError(
         429,
         "RATE_LIMITED",
-        f"Rate limit exceeded. Retry after {wait} seconds ({cap} requests of this account are already waiting "
-        "on remote servers: input-URL checks, webhook verify and test)",
+        rate_limited_message(
+            wait,
+            f" ({count_text(cap, 'request')} of this account {'is' if cap == 1 else 'are'} already waiting "
+            "on remote servers: input-URL checks, webhook verify and test)",
+        ),
         {"Retry-After": str(wait)},
     )
 

@@ -257,7 +257,8 @@ def workers_alive() -> tuple[int | None, int | None]:
     return sum(len(stat.workers) for stat in alive), len(alive)
 
 
-def queue_reading() -> dict:
+def queue_reading(*, staff: bool = False) -> dict:
+    """The queue's readings; worker clusters' host names and pids only for ``staff``."""
     from django.db.models import Count, Min, Q
     from django_q.conf import Conf
     from django_q.models import OrmQ
@@ -294,7 +295,7 @@ def queue_reading() -> dict:
         from jobs.selectors import queue_progress
 
         with transaction.atomic():
-            reading.update(queue_progress(now=now))
+            reading.update(queue_progress(now=now, staff=staff))
         if reading["workers_alive"] is None and reading["worker_clusters"]:
             # No shared cache for django-q2's stats: the clusters' heartbeat rows say it.
             reading["workers_alive"] = reading["worker_processes_alive"]
@@ -382,7 +383,7 @@ def collect(*, staff: bool = False) -> dict:
     """The whole /diagnostics body; host name and versions only for ``staff``
     (the admin's /admin/diagnostics, never an API key)."""
     database = database_reading()
-    queue = queue_reading()
+    queue = queue_reading(staff=staff)
     storage = storage_reading()
     external = {"redis": redis_reading()}
     return {

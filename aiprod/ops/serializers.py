@@ -37,7 +37,8 @@ class DiagnosticsOut(serializers.Serializer):
         help_text="status, broker, mode, workers_alive, clusters_alive, tasks_waiting, tasks_in_progress, "
         "oldest_waiting_age_seconds; jobs_pending, jobs_processing, oldest_pending_job_age_seconds, "
         "webhook_deliveries_waiting, oldest_waiting_delivery_age_seconds, worker_clusters_alive, "
-        "worker_processes_alive, worker_clusters (queue, host, pid, workers, last_heartbeat_at, "
+        "worker_processes_alive, worker_clusters (queue, worker: an opaque label; host and pid only in the "
+        "staff view /admin/diagnostics/; workers, last_heartbeat_at, "
         "last_heartbeat_age_seconds, alive, stopping), jobs_requeued_after_worker_loss_last_hour"
     )
     storage = serializers.DictField(

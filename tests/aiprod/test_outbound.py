@@ -166,7 +166,7 @@ def test_private_and_special_addresses_are_refused(secure, host):
         check_url(f"https://{host}/file.mp4")
     # Loopback and private networks (a developer's own server) get the hint; metadata, CGNAT etc. do not.
     local = host in ("127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.0.1", "192.168.1.1", "[::1]",
-                     "[::ffff:127.0.0.1]", "[fc00::1]")
+                     "[::ffff:127.0.0.1]", "[fc00::1]", "2130706433")  # the last resolves to 127.0.0.1
     assert exc.value.message == "Input URL resolves to a private address" + (LOCAL_HINT if local else "")
     assert exc.value.code == "INVALID_URL" and exc.value.permanent
 
@@ -181,6 +181,26 @@ def test_a_plain_http_url_to_this_machine_says_how_development_setups_allow_it(s
     with pytest.raises(OutboundError) as exc:
         check_url("http://127.0.0.1:8000/file.mp4")
     assert exc.value.message == "Input URL must use HTTPS" + LOCAL_HINT
+
+
+def test_a_name_resolving_to_a_private_address_gets_the_development_hint(secure, fake_dns):
+    fake_dns("files.internal", ["10.1.2.3"])
+    fake_dns("devbox", ["127.0.1.1", "::1"])
+    with pytest.raises(OutboundError) as exc:
+        check_url("https://files.internal/file.mp4")
+    assert exc.value.message == "Input URL resolves to a private address" + LOCAL_HINT
+    with pytest.raises(OutboundError) as exc:
+        check_url("http://devbox:8000/file.mp4")
+    assert exc.value.message == "Input URL must use HTTPS" + LOCAL_HINT
+
+
+def test_a_plain_http_url_to_a_public_or_unresolvable_name_gets_no_development_hint(secure, fake_dns):
+    fake_dns("cdn.example", ["93.184.216.34"])
+    fake_dns("nowhere.example", [])
+    for url in ("http://cdn.example/file.mp4", "http://nowhere.example/file.mp4"):
+        with pytest.raises(OutboundError) as exc:
+            check_url(url)
+        assert exc.value.message == "Input URL must use HTTPS"
 
 
 def test_a_host_is_refused_when_any_of_its_addresses_is_private(secure, fake_dns):

@@ -123,6 +123,27 @@ def test_staff_read_the_host_name_and_versions_in_the_admin(db, client):
     assert response.json()["database"]["status"] == "healthy"
 
 
+def test_worker_cluster_host_and_pid_are_shown_to_staff_only(free, client):
+    from jobs.models import WorkerHeartbeat
+
+    WorkerHeartbeat.objects.create(cluster_id="c-secret", queue=Conf.CLUSTER_NAME,
+                                   host="secret-host-01.internal", pid=424242, worker_pids=[424243])
+    response = free.test_api.get("/diagnostics")
+    assert response.status_code == 200
+    assert "secret-host-01.internal" not in response.content.decode()
+    assert "424242" not in response.content.decode()
+    [cluster] = response.json()["queue"]["worker_clusters"]
+    assert "host" not in cluster and "pid" not in cluster
+    assert cluster["worker"].startswith("worker_") and cluster["workers"] == 1
+
+    User.objects.create_user("sam", "sam@aiprod.example", "support-pass-phrase-9", is_staff=True)
+    client.post("/admin/login/", {"username": "sam", "password": "support-pass-phrase-9", "next": "/admin/"})
+    staff = client.get("/admin/diagnostics/")
+    assert staff.status_code == 200
+    [cluster] = staff.json()["queue"]["worker_clusters"]
+    assert (cluster["host"], cluster["pid"]) == ("secret-host-01.internal", 424242)
+
+
 def test_a_logged_in_customer_is_not_staff_for_the_full_diagnostics(db, client):
     User.objects.create_user("shop@example.com", "shop@example.com", "customer-pass-phrase-9")
     client.post("/admin/login/", {"username": "shop@example.com", "password": "customer-pass-phrase-9"})

@@ -6,10 +6,12 @@ behaviour under a real gunicorn is in tests/resilience/test_slow_outbound.py."""
 from __future__ import annotations
 
 import contextlib
+import time
 
 import pytest
 
-from quotas.outbound_waits import forget_local_waits, outbound_wait
+from aiprod.errors import seconds_text
+from quotas.outbound_waits import WAIT_BOUND_SECONDS, _refused, forget_local_waits, outbound_wait
 from tests.httpservers import serve
 from tests.webhooks.conftest import register
 from webhooks.models import Delivery, Event
@@ -46,8 +48,22 @@ def assert_refused(response):
     body = response.json()
     assert body["code"] == "RATE_LIMITED"
     assert 1 <= int(response["Retry-After"]) <= 10
-    assert body["message"].startswith(f"Rate limit exceeded. Retry after {response['Retry-After']} seconds")
+    assert body["message"].startswith(f"Rate limit exceeded. Retry after {seconds_text(int(response['Retry-After']))} (")
     assert "already waiting on remote servers" in body["message"]
+
+
+def test_the_refusal_reads_one_second_and_one_request_in_the_singular(free, backend, settings):
+    settings.AIPROD_OUTBOUND_WAITS_PER_ACCOUNT = 1
+    with waits_in_flight(free.account, 1):
+        response = free.api.post("/jobs", {"name": "over a cap of one", "input_url": "https://example.com/a.mp4"})
+    assert_refused(response)
+    assert "(1 request of this account is already waiting on remote servers" in response.json()["message"]
+    error = _refused(1, time.time() - WAIT_BOUND_SECONDS + 0.5)  # the oldest wait ends within a second
+    assert error.message.startswith("Rate limit exceeded. Retry after 1 second (1 request of this account is already "
+                                    "waiting on remote servers")
+    assert error.headers == {"Retry-After": "1"}
+    plural = _refused(3, time.time() - WAIT_BOUND_SECONDS + 4.5)
+    assert plural.message.startswith("Rate limit exceeded. Retry after 5 seconds (3 requests of this account are ")
 
 
 def test_a_create_beyond_the_accounts_outbound_waits_is_429_without_calling_the_url(free, pro, backend):

@@ -132,6 +132,46 @@ def test_after_rotate_secret_both_secrets_sign_for_24_hours_then_only_the_new_on
             signing.verify(old_secret, request.body, request.header_dict)
         with pytest.raises(WebhookVerificationError):
             Webhook(old_secret).verify(request.body, request.header_dict)
+    # The delivery that found the old secret expired erased it from the database.
+    endpoint.refresh_from_db()
+    assert (endpoint.previous_secret, endpoint.previous_secret_expires_at) == ("", None)
+
+
+def test_prune_erases_previous_secrets_past_their_overlap_and_keeps_those_inside_it(pro, free, receiver):
+    import io
+    import json
+    from datetime import timedelta
+
+    import time_machine
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from webhooks.models import DefaultSecret
+    from webhooks.services.endpoints import default_secret, rotate_default_secret
+
+    rotated_at = timezone.now()
+    expired = register(pro, receiver.url + "/hook")
+    old_secret = expired.secret
+    pro.api.post(f"/account/webhooks/{expired.id}/rotate-secret")
+    default_secret(pro.account.pk, True)
+    rotate_default_secret(pro.account.pk, True)
+    with time_machine.travel(rotated_at + timedelta(hours=23), tick=False):
+        recent = register(free, receiver.url + "/hook")
+        free.api.post(f"/account/webhooks/{recent.id}/rotate-secret")
+    recent.refresh_from_db()
+    assert recent.previous_secret and recent.previous_secret_expires_at
+
+    with time_machine.travel(rotated_at + timedelta(hours=24, minutes=1), tick=False):
+        out = io.StringIO()
+        call_command("prune", "--json", stdout=out)
+    assert json.loads(out.getvalue())["previous_webhook_secrets_erased"] == 2
+    expired.refresh_from_db()
+    assert (expired.previous_secret, expired.previous_secret_expires_at) == ("", None)
+    assert old_secret not in {expired.secret, expired.previous_secret}
+    row = DefaultSecret.objects.get(account=pro.account, livemode=True)
+    assert (row.previous_secret, row.previous_secret_expires_at) == ("", None)
+    recent.refresh_from_db()  # still inside its 24 h: it keeps signing
+    assert recent.previous_secret and recent.previous_secret_expires_at
 
 
 def test_a_second_rotation_drops_the_first_secret_at_once(pro, receiver):

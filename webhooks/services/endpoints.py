@@ -115,12 +115,34 @@ def _rotated(row) -> dict:
 
 def signing_secrets(row, now=None) -> tuple[str, list[str]]:
     """(secret, previous secrets still inside their overlap) of an endpoint or
-    a DefaultSecret. The expiry is compared here, at signing time, so no job
-    has to drop the old secret."""
+    a DefaultSecret. The expiry is compared here, at signing time; a previous
+    secret found expired is erased from the row at once (and `prune` erases
+    the ones no delivery came to notice: erase_expired_previous_secrets)."""
     now = now or timezone.now()
     expires = row.previous_secret_expires_at
-    previous = [row.previous_secret] if row.previous_secret and expires is not None and expires > now else []
-    return row.secret, previous
+    if row.previous_secret and expires is not None and expires > now:
+        return row.secret, [row.previous_secret]
+    if row.previous_secret or expires is not None:
+        _erase_previous(type(row).objects.filter(pk=row.pk), now)
+        row.previous_secret, row.previous_secret_expires_at = "", None
+    return row.secret, []
+
+
+def _erase_previous(rows, now) -> int:
+    from django.db.models import Q
+
+    expired = Q(previous_secret_expires_at__lte=now) | Q(previous_secret_expires_at__isnull=True)
+    return rows.filter(expired).exclude(previous_secret="", previous_secret_expires_at__isnull=True).update(
+        previous_secret="", previous_secret_expires_at=None)
+
+
+def erase_expired_previous_secrets(now=None) -> int:
+    """Erases every previous webhook secret past its rotation overlap (endpoints'
+    and the default secrets of jobs' webhook_url): an old secret must not stay
+    in the database once it no longer signs. `manage.py prune` calls it.
+    Returns how many rows it erased."""
+    now = now or timezone.now()
+    return _erase_previous(WebhookEndpoint.objects.all(), now) + _erase_previous(DefaultSecret.objects.all(), now)
 
 
 def rotate_secret(endpoint: WebhookEndpoint) -> WebhookEndpoint:

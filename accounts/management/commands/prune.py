@@ -18,7 +18,8 @@ def parse_age(value: str) -> timedelta:
 
 
 class Command(BaseCommand):
-    help = "Deletes request logs and webhook delivery logs past retention, and expired unused direct uploads."
+    help = ("Deletes request logs and webhook delivery logs past retention, expired unused direct uploads, "
+            "and previous webhook secrets past their rotation overlap.")
 
     def add_arguments(self, parser):
         # Default: AIPROD_REQUEST_LOG_RETENTION_DAYS for request logs,
@@ -36,6 +37,9 @@ class Command(BaseCommand):
             pass
         else:
             result["deliveries_deleted"] = prune_deliveries(age or timedelta(days=settings.AIPROD_EVENT_RETENTION_DAYS))
+            from webhooks.services.endpoints import erase_expired_previous_secrets
+
+            result["previous_webhook_secrets_erased"] = erase_expired_previous_secrets()
         try:
             from jobs.services.direct_uploads import prune_expired_uploads
         except ImportError:
