@@ -4,6 +4,7 @@ and the exit codes scripts rely on."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 from django_q.conf import Conf
 from PIL import Image
 
+from jobs.models import Job
 from tests.httpservers import closed_port
 
 AIPROD = str(Path(sys.executable).parent / "aiprod")
@@ -77,6 +79,47 @@ def test_cancel_retry_and_a_wait_that_times_out(free, aiprod, files, monkeypatch
     assert result.exit_code == 5 and json.loads(result.stdout)["code"] == "INVALID_STATE"
     assert json.loads(aiprod(free, "jobs", "retry", job["id"], "--json").stdout)["status"] == "pending"
     assert aiprod(free, "jobs", "delete", job["id"]).exit_code == 0
+
+
+def test_wait_shows_the_jobs_progress_as_plain_lines_off_a_terminal(free, aiprod, files, monkeypatch):
+    monkeypatch.setattr(Conf, "SYNC", False)  # the job stays pending: no cluster runs it
+    job = json.loads(aiprod(free, "jobs", "create", "--url", files.url + "/notes.txt", "--json").stdout)
+    Job.objects.filter(pk=job["id"]).update(progress=40)
+    result = aiprod(free, "jobs", "wait", job["id"], "--timeout", "0.5")
+    assert result.exit_code == 9
+    assert f"{job['id']}: pending 40% (" in result.stderr
+    monkeypatch.undo()  # the next job runs (sync mode)
+    done = aiprod(free, "jobs", "create", "--url", files.url + "/notes.txt", "--wait", "--json")
+    assert done.exit_code == 0 and ": completed 100% (" in done.stderr
+
+
+def test_wait_draws_a_progress_bar_on_a_terminal(free, files, live_server, monkeypatch):
+    monkeypatch.setattr(Conf, "SYNC", False)
+    job = Job.objects.get(pk=CliRunner().invoke(
+        main, ["jobs", "create", "--url", files.url + "/notes.txt", "--json"],
+        env={"AIPROD_API_KEY": free.key, "AIPROD_BASE_URL": live_server.url}).stdout.split('"id": "')[1].split('"')[0])
+    Job.objects.filter(pk=job.pk).update(progress=40)
+    master, slave = os.openpty()
+    try:
+        result = subprocess.run([AIPROD, "--base-url", live_server.url, "--api-key", free.key,
+                                 "jobs", "wait", job.pk, "--timeout", "1"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, timeout=60)
+        os.close(slave)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+    assert result.returncode == 9
+    text = seen.decode(errors="replace")
+    assert f"{job.pk} pending" in text and "40%" in text and "#" in text  # click's bar, not a status line
+    assert f"{job.pk}: pending" not in text
 
 
 def test_a_job_that_fails_exits_8(free, aiprod, files):

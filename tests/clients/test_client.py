@@ -176,6 +176,12 @@ def test_each_error_code_raises_its_own_class_with_the_request_id(free, personas
     with pytest.raises(errors.InvalidUrlError):
         client.jobs.create(files.url + "/missing.txt")
 
+    # 503 STORAGE_UNAVAILABLE (the bucket did not answer; see tests/jobs/test_object_storage.py for the server side)
+    storage = errors.error_for(503, {"code": "STORAGE_UNAVAILABLE", "message": "Storage unavailable",
+                                     "request_id": "req_1"}, {"Retry-After": "5"})
+    assert type(storage) is errors.StorageUnavailableError and isinstance(storage, errors.ServiceUnavailableError)
+    assert (storage.status, storage.code, storage.request_id) == (503, "STORAGE_UNAVAILABLE", "req_1")
+
 
 def test_quota_exceeded_is_its_own_class(free, connect, files):
     from quotas.models import MonthlyUsage

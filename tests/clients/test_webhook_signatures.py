@@ -67,16 +67,39 @@ def test_during_rotation_either_secret_matches_one_of_several_signatures():
     assert webhooks.verify(BODY, oracle_headers(new), [old, new])  # a receiver holding both secrets
 
 
-def test_the_aiprod_signature_header_alone_is_accepted_and_its_timestamp_checked():
+def test_the_body_only_aiprod_signature_alone_is_refused_by_default():
     secret = new_secret()
     signed = webhooks.sign(BODY, secret, msg_id="evt_1")
     ours = {k: v for k, v in signed.items() if k.startswith("X-AIPROD")}
-    assert webhooks.verify(BODY, ours, secret)["id"] == "evt_1"
-    ours["X-AIPROD-Timestamp"] = str(int(time.time()) - 1000)
-    with pytest.raises(webhooks.WebhookVerificationError, match="older"):
+    with pytest.raises(webhooks.WebhookVerificationError, match="allow_body_only"):
         webhooks.verify(BODY, ours, secret)
     with pytest.raises(webhooks.WebhookVerificationError, match="No signature"):
         webhooks.verify(BODY, {}, secret)
+
+
+def test_a_captured_delivery_replayed_with_a_fresh_timestamp_is_refused():
+    secret = new_secret()
+    captured = webhooks.sign(BODY, secret, msg_id="evt_1", timestamp=int(time.time()) - 3600)
+    replayed = dict(captured, **{"webhook-timestamp": str(int(time.time())), "X-AIPROD-Timestamp": str(int(time.time()))})
+    with pytest.raises(webhooks.WebhookVerificationError, match="mismatch"):
+        webhooks.verify(BODY, replayed, secret)  # the fresh timestamp is not the signed one
+    body_only = {k: v for k, v in replayed.items() if k.startswith("X-AIPROD")}
+    with pytest.raises(webhooks.WebhookVerificationError):
+        webhooks.verify(BODY, body_only, secret)  # the attacker drops the Standard Webhooks headers
+    with pytest.raises(OracleError):
+        Webhook(secret).verify(BODY, replayed)  # the oracle agrees
+
+
+def test_the_body_only_scheme_verifies_only_when_opted_in_and_its_timestamp_is_checked():
+    secret = new_secret()
+    signed = webhooks.sign(BODY, secret, msg_id="evt_1")
+    ours = {k: v for k, v in signed.items() if k.startswith("X-AIPROD")}
+    assert webhooks.verify(BODY, ours, secret, allow_body_only=True)["id"] == "evt_1"
+    with pytest.raises(webhooks.WebhookVerificationError, match="mismatch"):
+        webhooks.verify(BODY, ours, new_secret(), allow_body_only=True)
+    ours["X-AIPROD-Timestamp"] = str(int(time.time()) - 1000)
+    with pytest.raises(webhooks.WebhookVerificationError, match="older"):
+        webhooks.verify(BODY, ours, secret, allow_body_only=True)
 
 
 def test_a_real_delivery_from_the_server_verifies(pro, connect):

@@ -150,17 +150,42 @@ def _exit_for_job(job: Dict[str, Any]) -> None:
 
 
 def _wait(state: State, job: Dict[str, Any], timeout: Optional[float]) -> Dict[str, Any]:
-    """Polls the job to a final status, showing each status change on stderr."""
+    """Polls the job to a final status on stderr: a progress bar fed by the
+    job's ``progress`` (0-100) on a terminal, else a plain line whenever the
+    status or the progress changes (readable in logs and CI)."""
     started = time.monotonic()
-    seen: List[str] = []
+    tty = _isatty(sys.stderr)
+    last: List[Any] = []
+    bar: Any = None
 
     def show(current: Dict[str, Any]) -> None:
+        nonlocal bar
         status = current.get("status", "?")
-        if not seen or seen[-1] != status:
-            seen.append(status)
-            click.echo(f"  {current['id']}: {status} ({time.monotonic() - started:.1f} s)", err=True)
+        progress = 100 if status == "completed" else max(0, min(100, int(current.get("progress") or 0)))
+        if tty:
+            if bar is None:
+                bar = click.progressbar(length=100, label=f"{current['id']} {status}", file=sys.stderr,
+                                        show_pos=False, show_percent=True, show_eta=False)
+                bar.__enter__()
+                bar.pos = 0
+            bar.label = f"{current['id']} {status}"
+            bar.update(progress - bar.pos)
+        elif last != [status, progress]:
+            last[:] = [status, progress]
+            click.echo(f"  {current['id']}: {status} {progress}% ({time.monotonic() - started:.1f} s)", err=True)
 
-    return state.client.jobs.wait(job["id"], timeout=timeout, on_poll=show)
+    try:
+        return state.client.jobs.wait(job["id"], timeout=timeout, on_poll=show)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def _created(state: State, job: Dict[str, Any], wait: bool, wait_timeout: Optional[float]) -> None:

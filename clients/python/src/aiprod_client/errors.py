@@ -253,6 +253,12 @@ class MaintenanceError(ServiceUnavailableError):
     code = "MAINTENANCE"
 
 
+class StorageUnavailableError(ServiceUnavailableError):
+    """The server's object store (bucket) did not answer; retry in a moment."""
+
+    code = "STORAGE_UNAVAILABLE"
+
+
 BY_STATUS: Dict[int, Type[APIError]] = {
     400: ValidationError,
     401: AuthenticationError,

@@ -1,17 +1,20 @@
 """Verify (and, for ``aiprod listen``, produce) AIPROD webhook signatures.
 
-Two schemes arrive on every delivery; ``verify`` accepts either:
+Two schemes arrive on every delivery:
 
 * Standard Webhooks (https://www.standardwebhooks.com/): ``webhook-id``,
   ``webhook-timestamp``, ``webhook-signature: v1,<base64>`` (several,
   space-separated, while a secret is being rotated), HMAC-SHA256 keyed with
   the base64-decoded part of ``whsec_...`` over ``"{id}.{timestamp}.{body}"``.
-  The timestamp is signed, so refusing stale ones stops replays. Preferred
-  whenever present.
-* AIPROD's own: ``X-AIPROD-Signature: sha256=<hex>`` (several, space or comma
-  separated, during rotation), HMAC-SHA256 keyed with the whole secret string
-  over the raw body, and ``X-AIPROD-Timestamp`` (checked against the tolerance
-  but not covered by the signature).
+  The timestamp is signed, so refusing stale ones stops replays. This is what
+  ``verify`` requires by default.
+* AIPROD's own (the guide's, kept for compatibility): ``X-AIPROD-Signature:
+  sha256=<hex>`` (several, space or comma separated, during rotation),
+  HMAC-SHA256 keyed with the whole secret string over the raw body, and
+  ``X-AIPROD-Timestamp``, which is NOT covered by the signature: a captured
+  delivery replayed with a fresh timestamp still matches. ``verify`` accepts
+  it only with ``allow_body_only=True`` (and then only when the Standard
+  Webhooks headers are absent).
 
 ``secret`` may be a list, for a receiver that rotates its own configuration.
 """
@@ -87,10 +90,17 @@ def verify(
     tolerance: float = DEFAULT_TOLERANCE,
     *,
     now: Optional[float] = None,
+    allow_body_only: bool = False,
 ) -> Any:
     """Checks the delivery and returns its parsed JSON payload; raises
     ``WebhookVerificationError`` otherwise. Pass the raw body bytes exactly as
-    received (not re-serialised JSON)."""
+    received (not re-serialised JSON).
+
+    The Standard Webhooks headers are required. ``allow_body_only=True`` also
+    accepts a delivery carrying only ``X-AIPROD-Signature`` (the body-only
+    scheme): its timestamp is unsigned, so such a delivery can be replayed
+    with a fresh timestamp; opt in only for legacy senders and de-duplicate on
+    the event ``id`` yourself."""
     raw = body.encode() if isinstance(body, str) else bytes(body)
     secrets = [secret] if isinstance(secret, str) else list(secret)
     if not secrets:
@@ -103,12 +113,17 @@ def verify(
         timestamp = _fresh(lower.get("webhook-timestamp"), tolerance, now)
         offered = [p.encode() for p in lower["webhook-signature"].split() if p.startswith("v1,")]
         expected = [standard_signature(s, msg_id, timestamp, raw).encode() for s in secrets]
+    elif "x-aiprod-signature" in lower and not allow_body_only:
+        raise WebhookVerificationError(
+            "Only the body-only X-AIPROD-Signature is present; it does not cover the timestamp, so it can be"
+            " replayed. Require the webhook-id/-timestamp/-signature headers, or pass allow_body_only=True"
+        )
     elif "x-aiprod-signature" in lower:
         _fresh(lower.get("x-aiprod-timestamp"), tolerance, now)
         offered = [p.encode() for p in lower["x-aiprod-signature"].replace(",", " ").split() if p.startswith("sha256=")]
         expected = [aiprod_signature(s, raw).encode() for s in secrets]
     else:
-        raise WebhookVerificationError("No signature header (webhook-signature or X-AIPROD-Signature)")
+        raise WebhookVerificationError("No signature header (webhook-id, webhook-timestamp, webhook-signature)")
     if not any(hmac.compare_digest(e, o) for e in expected for o in offered):
         raise WebhookVerificationError("Signature mismatch")
     try:
