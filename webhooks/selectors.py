@@ -12,6 +12,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from aiprod.errors import ValidationFailed
+from aiprod.fields import unknown_choice
 from aiprod.timefmt import filter_created_between, iso
 from webhooks.models import SUBSCRIBABLE_EVENTS, Delivery, DeliveryAttempt, DeliveryStatus, Event, WebhookEndpoint
 
@@ -111,7 +112,7 @@ def filter_events(queryset, params):
     types = [t for t in params.getlist("type") if t]
     unknown = [t for t in types if t not in SUBSCRIBABLE_EVENTS]
     if unknown:
-        errors["type"] = ["Must be one of: " + ", ".join(SUBSCRIBABLE_EVENTS)]
+        errors["type"] = [unknown_choice(SUBSCRIBABLE_EVENTS)]  # the same words as GET /jobs
     elif types:
         queryset = queryset.filter(type__in=types)
     queryset = filter_created_between(queryset, params, errors)

@@ -7,12 +7,14 @@ direct uploads to a signed URL of our own, webhook links that outlive the hour.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from django.db import connection
 from django.test import Client
 
 from jobs import tasks
@@ -322,24 +324,13 @@ def test_a_bucket_that_stops_answering_during_a_stream_upload_is_a_503_and_makes
 def test_a_bucket_that_stops_answering_while_a_job_runs_fails_it_clearly_and_a_retry_finishes_it(
     transactional_db, free, long_wav, flaky_bucket, settings, monkeypatch
 ):
-    import threading
-
-    from django.db import connection
     from django_q.conf import Conf
 
     monkeypatch.setattr(Conf, "SYNC", False)  # committed jobs are queued, not run inline: this test runs it
     settings.AIPROD_JOB_HEARTBEAT_SECONDS = 0.2
     proxy, bucket = flaky_bucket
     job_id = upload(free, long_wav, filename="long.wav", type="audio.transcribe").json()["id"]
-    outcome = {}
-
-    def work() -> None:
-        try:
-            outcome["result"] = tasks.run_job(job_id)
-        finally:
-            connection.close()  # this thread's own connection
-
-    worker = threading.Thread(target=work)
+    worker, outcome = job_on_a_thread(job_id)
 
     def input_downloaded() -> bool:
         copies = list(storage.work_root().glob(f"{job_id}-*/input.wav"))
@@ -363,9 +354,21 @@ def test_a_bucket_that_stops_answering_while_a_job_runs_fails_it_clearly_and_a_r
     assert run(job_id).status == "completed"
 
 
-def _store_threads_finished() -> bool:
-    import threading
+def job_on_a_thread(job_id: str) -> tuple[threading.Thread, dict]:
+    """A worker thread (not started) that runs the job as the worker does;
+    its answer lands in ``outcome["result"]``."""
+    outcome: dict = {}
 
+    def work() -> None:
+        try:
+            outcome["result"] = tasks.run_job(job_id)
+        finally:
+            connection.close()  # this thread's own connection
+
+    return threading.Thread(target=work), outcome
+
+
+def _store_threads_finished() -> bool:
     return not any(t.name.startswith("store jobs/") for t in threading.enumerate())
 
 
@@ -417,9 +420,6 @@ def test_a_store_that_trickles_fails_the_job_timeout_at_its_deadline_and_leaves_
 def test_a_cancel_while_the_output_is_stored_stops_the_attempt_at_once(
     transactional_db, free, files, flaky_bucket, settings, monkeypatch
 ):
-    import threading
-
-    from django.db import connection
     from django_q.conf import Conf
 
     monkeypatch.setattr(Conf, "SYNC", False)  # committed jobs are queued, not run inline: this test runs it
@@ -428,15 +428,7 @@ def test_a_cancel_while_the_output_is_stored_stops_the_attempt_at_once(
     job_id = created(create_job(free.api, files, "pic.png", type="image.transform",
                                 params={"format": "webp", "width": 32}))["id"]
     proxy.stall()
-    outcome = {}
-
-    def work() -> None:
-        try:
-            outcome["result"] = tasks.run_job(job_id)
-        finally:
-            connection.close()  # this thread's own connection
-
-    worker = threading.Thread(target=work)
+    worker, outcome = job_on_a_thread(job_id)
     worker.start()
     try:
         wait_until(lambda: not _store_threads_finished(), timeout=60, what="the output upload to start",

@@ -87,7 +87,7 @@ def test_type_is_repeatable_and_matches_any_of_the_given_types(pro):
 def test_an_unknown_type_is_a_400_listing_the_choices(pro):
     response = pro.api.get("/events?type=job.completed&type=job.done")
     assert response.status_code == 400
-    assert response.json()["details"]["type"][0].startswith("Must be one of: job.processing, job.completed")
+    assert response.json()["details"]["type"][0].startswith("Unknown choice. Must be one of: job.processing, job.completed")
 
 
 def test_created_after_is_inclusive_and_created_before_exclusive(pro):
