@@ -4,12 +4,12 @@ Command-line options still apply on top."""
 
 import os
 
-# Access and error logs without download tokens (aiprod/gunicorn_logging.py);
+# Access and error logs without download tokens (core/gunicorn_logging.py);
 # AIPROD_LOG_FORMAT=json: gunicorn's error and access logs as JSON lines too.
 if os.environ.get("AIPROD_LOG_FORMAT", "").lower() == "json":
-    logger_class = "aiprod.gunicorn_logging.JsonLogger"
+    logger_class = "core.gunicorn_logging.JsonLogger"
 else:
-    logger_class = "aiprod.gunicorn_logging.RedactingLogger"
+    logger_class = "core.gunicorn_logging.RedactingLogger"
 
 # Threads for production too (gthread, implied by threads > 1): a request
 # waiting on a customer's server (input-URL preflight, webhook verify/test;

@@ -6,7 +6,7 @@ from accounts.client_ip import parse_network
 from accounts.models import Account, ApiKey, IpAllowlistEntry, RequestLog
 from accounts.services.accounts import suspend_account, unsuspend_account
 from accounts.services.api_keys import revoke_api_keys
-from aiprod.admin_base import ReadOnlyAdmin, SafeLookupsAdmin
+from core.admin_base import ReadOnlyAdmin, SafeLookupsAdmin
 
 
 class IpAllowlistEntryForm(forms.ModelForm):

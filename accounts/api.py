@@ -28,10 +28,10 @@ from accounts.serializers import (
 )
 from accounts.services import security
 from accounts.services.api_keys import create_api_key, revoke_api_key
-from aiprod.api import ApiView
-from aiprod.errors import ApplicationError, ValidationFailed, not_found
-from aiprod.openapi import api_doc, int_query, request_examples, str_query
-from aiprod.pagination import list_body, parse_limit
+from core.api import ApiView
+from core.errors import ApplicationError, ValidationFailed, not_found
+from core.openapi import api_doc, int_query, request_examples, str_query
+from core.pagination import list_body, parse_limit
 
 
 class CurrentApiKeyView(ApiView):

@@ -3,7 +3,7 @@
 import hashlib
 import re
 
-from aiprod.ids import random_token
+from core.ids import random_token
 
 KEY_RANDOM_LENGTH = 40
 PREFIX_LENGTH = 12  # "sk_live_" + 4 characters: enough to tell keys apart.

@@ -19,7 +19,7 @@ from django.shortcuts import render
 from django_ratelimit.core import get_usage
 
 from accounts.client_ip import client_ip
-from aiprod.errors import retry_after_seconds
+from core.errors import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from aiprod.ids import new_account_id, new_key_id
+from core.ids import new_account_id, new_key_id
 
 SCOPES = (
     "jobs.read",

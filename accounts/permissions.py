@@ -9,7 +9,7 @@ so the customer learns exactly what to fix. A view declares what it needs:
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from accounts.client_ip import address_in, client_ip
-from aiprod.errors import ApplicationError
+from core.errors import ApplicationError
 from quotas.plans import PAID_TIERS
 from quotas.ratelimit import consume_request
 

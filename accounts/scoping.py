@@ -5,8 +5,8 @@ API views scope by the request's key; the dashboard by the logged-in user's
 account and the mode switch. Both go through `scoped`.
 """
 
-from aiprod import rows
-from aiprod.errors import not_found
+from core import rows
+from core.errors import not_found
 
 
 def scoped(queryset, account_id: str, livemode: bool):

@@ -6,9 +6,9 @@ from django.db.models import Q
 
 from accounts import key_cache
 from accounts.models import Account, ApiKey, RequestLog
-from aiprod import rows
-from aiprod.errors import ValidationFailed
-from aiprod.pagination import decode_cursor, encode_cursor
+from core import rows
+from core.errors import ValidationFailed
+from core.pagination import decode_cursor, encode_cursor
 
 MAX_CURSOR_LENGTH = 200
 
@@ -58,7 +58,7 @@ def request_logs_for_object(object_id: str):
 
 def api_key_by_hash(digest: str) -> ApiKey | None:
     """The key with this SHA-256 and its account: one indexed query in plain
-    SQL (it runs on every API request, see aiprod.rows), answered from
+    SQL (it runs on every API request, see core.rows), answered from
     accounts.key_cache while the row is fresh."""
     # A cached key must not hide a database outage: every API request still
     # answers 503 while the database is away (nothing could be logged or

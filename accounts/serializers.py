@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from accounts.models import SCOPES, Environment
-from aiprod.fields import (
+from core.fields import (
     StrictBooleanField,
     StrictChoiceField,
     StrictCharField,
@@ -12,7 +12,7 @@ from aiprod.fields import (
     StrictListField,
     StrictSerializer,
 )
-from aiprod.timefmt import iso
+from core.timefmt import iso
 from quotas.plans import limits_for
 
 

@@ -9,8 +9,8 @@ import time
 
 from django.db import DatabaseError
 
-from aiprod.errors import error_response, handler500, response_for_exception, validation_response
-from aiprod.ids import new_request_id
+from core.errors import error_response, handler500, response_for_exception, validation_response
+from core.ids import new_request_id
 
 logger = logging.getLogger(__name__)
 

@@ -84,18 +84,19 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "django_ratelimit",  # its system checks vet the rate-limit cache
-    "aiprod",
+    "core",
     "accounts",
     "quotas",
-    "jobs",
     "webhooks",
+    "jobs",
     "dashboard",
+    "ops",
 ]
 
 MIDDLEWARE = [
-    "aiprod.observability.ObservabilityMiddleware",  # log context and /metrics: outermost, times everything
+    "core.observability.ObservabilityMiddleware",  # log context and /metrics: outermost, times everything
     "aiprod.middleware.RequestContextMiddleware",
-    "aiprod.ops.middleware.MaintenanceMiddleware",
+    "ops.middleware.MaintenanceMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -225,10 +226,19 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 # --- REST framework -------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": [],
-    "DEFAULT_PARSER_CLASSES": ["aiprod.parsers.StrictJSONParser"],
+    # Order matters: who you are, how fast (so every authenticated answer,
+    # refusals included, counts and carries the rate headers), whether you
+    # may be here at all, then what this key may do. Public views set their own (none).
+    "DEFAULT_PERMISSION_CLASSES": [
+        "accounts.permissions.WithinRateLimit",
+        "accounts.permissions.AccountActive",
+        "accounts.permissions.IpAllowed",
+        "accounts.permissions.HasScope",
+        "accounts.permissions.HasTier",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "aiprod.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "DATETIME_FORMAT": "iso-8601",
@@ -248,7 +258,7 @@ SPECTACULAR_SETTINGS = {
     # The docs and the schema are public (no API key needed to read them).
     "SERVE_AUTHENTICATION": [],
     # Documented request bodies are JSON (the form parser only serves curl's -d).
-    "PARSER_WHITELIST": ["aiprod.parsers.StrictJSONParser"],
+    "PARSER_WHITELIST": ["core.parsers.StrictJSONParser"],
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "jobs.serializers.STATUS_CHOICES",
         "ApiKeyStatusEnum": "accounts.serializers.API_KEY_STATUSES",
@@ -399,7 +409,7 @@ AIPROD_LOG_FORMAT = env_str("AIPROD_LOG_FORMAT", "text").lower()
 if AIPROD_LOG_FORMAT not in ("text", "json"):
     raise ImproperlyConfigured(f"AIPROD_LOG_FORMAT: {AIPROD_LOG_FORMAT!r} is not one of: text, json")
 if AIPROD_LOG_FORMAT == "json":
-    LOGGING["formatters"] = {"json": {"()": "aiprod.logcontext.JsonFormatter"}}
+    LOGGING["formatters"] = {"json": {"()": "core.logcontext.JsonFormatter"}}
     LOGGING["handlers"]["console"]["formatter"] = "json"
     LOGGING["root"]["level"] = env_str("AIPROD_LOG_LEVEL", "INFO")
     # Django's own console handler (DEBUG only) would repeat django.* lines as text.

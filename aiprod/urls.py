@@ -5,8 +5,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from accounts.login_limit import limit_failed_logins
-from aiprod.health import health
-from aiprod.ops.views import staff_diagnostics
+from ops.health import health
+from ops.views import staff_diagnostics
 
 urlpatterns = [
     path("health", health, name="health"),
@@ -17,7 +17,7 @@ urlpatterns = [
     path("admin/diagnostics/", admin.site.admin_view(staff_diagnostics), name="staff-diagnostics"),
     path("admin/", admin.site.urls),
     path("dashboard/", include("dashboard.urls")),
-    path("", include("aiprod.ops.urls")),
+    path("", include("ops.urls")),
     path("", include("accounts.urls")),
     path("", include("jobs.urls")),
     path("", include("quotas.urls")),
@@ -27,7 +27,7 @@ urlpatterns = [
 if os.environ.get("AIPROD_BENCH_BASELINES") == "1":  # benchmark baselines only
     urlpatterns += [path("", include("bench.baseline_views"))]
 
-handler400 = "aiprod.errors.handler400"
-handler403 = "aiprod.errors.handler403"
-handler404 = "aiprod.errors.handler404"
-handler500 = "aiprod.errors.handler500"
+handler400 = "core.errors.handler400"
+handler403 = "core.errors.handler403"
+handler404 = "core.errors.handler404"
+handler500 = "core.errors.handler500"

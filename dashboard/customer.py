@@ -21,9 +21,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.models import Account
 from accounts.scoping import scoped
-from aiprod.errors import ApplicationError, ValidationFailed
-from aiprod.ops.maintenance import current_state as current_maintenance
-from aiprod.ops.maintenance import describe as describe_maintenance
+from core.errors import ApplicationError, ValidationFailed
+from ops.maintenance import current_state as current_maintenance
+from ops.maintenance import describe as describe_maintenance
 
 MODE_SESSION_KEY = "dashboard_livemode"
 

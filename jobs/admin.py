@@ -10,8 +10,8 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from aiprod.admin_base import ReadOnlyAdmin, SafeLookupsAdmin
-from aiprod.errors import ApplicationError
+from core.admin_base import ReadOnlyAdmin, SafeLookupsAdmin
+from core.errors import ApplicationError
 from jobs import selectors
 from jobs.models import Job, JobStatus, Upload, WorkerHeartbeat
 from jobs.services.transitions import retry_job, timeout_job

@@ -14,10 +14,10 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
 from accounts.scoping import get_owned_or_404, owned_by
-from aiprod.api import ApiView
-from aiprod.errors import ApplicationError, not_found
-from aiprod.openapi import api_doc, int_query, request_examples, str_query
-from aiprod.pagination import list_body, paginate
+from core.api import ApiView
+from core.errors import ApplicationError, not_found
+from core.openapi import api_doc, int_query, request_examples, str_query
+from core.pagination import list_body, paginate
 from jobs import selectors
 from jobs.models import Job, JobStatus
 from jobs.serializers import (

@@ -90,7 +90,7 @@ def _serve_metrics() -> None:
     port = settings.AIPROD_WORKER_METRICS_PORT
     if not port or Conf.SYNC:
         return
-    from aiprod import metrics
+    from core import metrics
 
     try:
         metrics.serve_on_port(port, settings.AIPROD_WORKER_METRICS_BIND)

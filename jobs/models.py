@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
-from aiprod.ids import new_id, new_job_id
+from core.ids import new_id, new_job_id
 
 
 class JobStatus(models.TextChoices):

@@ -8,9 +8,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.selectors import request_logs_for_object
-from aiprod.errors import ValidationFailed
-from aiprod.fields import unknown_choice
-from aiprod.timefmt import filter_created_between
+from core.errors import ValidationFailed
+from core.fields import unknown_choice
+from core.timefmt import filter_created_between
 from jobs.models import Job, JobStatus, JobTransition
 from jobs.serializers import (
     STATUS_CHOICES,

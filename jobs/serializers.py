@@ -15,7 +15,7 @@ from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 
-from aiprod.fields import (
+from core.fields import (
     StrictCharField,
     StrictChoiceField,
     StrictDictField,
@@ -23,8 +23,8 @@ from aiprod.fields import (
     StrictListField,
     StrictSerializer,
 )
-from aiprod.parsers import decode_json
-from aiprod.timefmt import iso
+from core.parsers import decode_json
+from core.timefmt import iso
 from jobs.models import Job, JobStatus
 from jobs.services import types
 from jobs.services.output_links import signed_output_url, webhook_link_max_age

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiprod.logcontext import log_context
+from core.logcontext import log_context
 from jobs.services import execution, recovery
 
 

@@ -3,7 +3,7 @@ on the Account: tier and enterprise values)."""
 
 from django.contrib import admin
 
-from aiprod.admin_base import ReadOnlyAdmin
+from core.admin_base import ReadOnlyAdmin
 from quotas.models import MonthlyUsage, QuotaWarning
 from quotas.plans import format_gb, limits_for
 

@@ -6,9 +6,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
-from aiprod.api import ApiView
-from aiprod.errors import ValidationFailed
-from aiprod.openapi import api_doc
+from core.api import ApiView
+from core.errors import ValidationFailed
+from core.openapi import api_doc
 from quotas import selectors
 from quotas.serializers import MetricsOut, UsageOut, metrics_data, usage_data
 

@@ -34,7 +34,7 @@ from typing import Iterator
 
 from django.conf import settings
 
-from aiprod.errors import ApplicationError, count_text, rate_limited_message
+from core.errors import ApplicationError, count_text, rate_limited_message
 
 logger = logging.getLogger(__name__)
 

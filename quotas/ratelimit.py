@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django_ratelimit.core import get_usage
 
-from aiprod.errors import ApplicationError, rate_limited_message, retry_after_seconds
+from core.errors import ApplicationError, rate_limited_message, retry_after_seconds
 from quotas.plans import limits_for
 
 logger = logging.getLogger(__name__)

@@ -25,8 +25,8 @@ from datetime import date, datetime, timezone as dt_timezone
 from django.db import connection, transaction
 from django.utils import timezone
 
-from aiprod.errors import ApplicationError
-from aiprod.timefmt import iso
+from core.errors import ApplicationError
+from core.timefmt import iso
 from quotas.models import MonthlyUsage, QuotaWarning
 from quotas.plans import format_gb, limits_for, upgrade_hint
 from webhooks.services.events import emit_account_event

@@ -15,7 +15,7 @@ from accounts.authentication import forget_blocked_addresses
 from accounts.models import Account
 from accounts.services.accounts import create_account
 from accounts.services.api_keys import create_api_key
-from aiprod.ops import maintenance, status
+from ops import maintenance, status
 
 
 class Api:

@@ -4,8 +4,8 @@ actions call the same services as the API and are recorded in the admin log."""
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from aiprod.admin_base import SafeLookupsAdmin
-from aiprod.errors import ApplicationError
+from core.admin_base import SafeLookupsAdmin
+from core.errors import ApplicationError
 from webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
 from webhooks.services import delivery as delivery_services
 from webhooks.services import endpoints as endpoint_services

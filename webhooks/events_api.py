@@ -11,9 +11,9 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
 from accounts.scoping import get_owned_or_404
-from aiprod.api import ApiView
-from aiprod.openapi import api_doc, int_query, str_query
-from aiprod.pagination import list_body, paginate
+from core.api import ApiView
+from core.openapi import api_doc, int_query, str_query
+from core.pagination import list_body, paginate
 from webhooks import selectors
 from webhooks.models import SUBSCRIBABLE_EVENTS
 from webhooks.serializers import EventDetailOut, EventListOut, event_data

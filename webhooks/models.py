@@ -13,7 +13,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Account
-from aiprod.ids import new_delivery_id, new_event_id, new_webhook_id
+from core.ids import new_delivery_id, new_event_id, new_webhook_id
 
 JOB_EVENTS = ("job.processing", "job.completed", "job.failed", "job.cancelled")
 ACCOUNT_EVENTS = ("quota.warning", "webhook.disabled")

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from aiprod.timefmt import iso
+from core.timefmt import iso
 
 _JOB_STATUS = {
     "job.processing": "processing",

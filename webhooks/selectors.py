@@ -11,9 +11,9 @@ from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from aiprod.errors import ValidationFailed
-from aiprod.fields import unknown_choice
-from aiprod.timefmt import filter_created_between, iso
+from core.errors import ValidationFailed
+from core.fields import unknown_choice
+from core.timefmt import filter_created_between, iso
 from webhooks.models import SUBSCRIBABLE_EVENTS, Delivery, DeliveryAttempt, DeliveryStatus, Event, WebhookEndpoint
 
 LOGS_PER_ENDPOINT = 20

@@ -9,8 +9,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from aiprod.fields import StrictBooleanField, StrictChoiceField, StrictCharField, StrictListField, StrictSerializer
-from aiprod.timefmt import iso
+from core.fields import StrictBooleanField, StrictChoiceField, StrictCharField, StrictListField, StrictSerializer
+from core.timefmt import iso
 from webhooks.models import SUBSCRIBABLE_EVENTS, DeliveryStatus, EndpointStatus, TargetKind
 
 # The API shows a claimed (in-flight) delivery as pending.

@@ -7,7 +7,7 @@ from django.db import transaction
 from accounts import key_cache
 from accounts.client_ip import address_in, parse_network
 from accounts.models import Account, IpAllowlistEntry
-from aiprod.errors import ApplicationError, ValidationFailed
+from core.errors import ApplicationError, ValidationFailed
 from quotas.plans import PAID_TIERS
 
 

@@ -6,7 +6,7 @@ from django import template
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 
-from aiprod.timefmt import iso
+from core.timefmt import iso
 
 register = template.Library()
 

@@ -13,8 +13,8 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from aiprod.errors import ApplicationError, ValidationFailed
-from aiprod.pagination import paginate
+from core.errors import ApplicationError, ValidationFailed
+from core.pagination import paginate
 from dashboard.customer import customer_view, error_text
 from jobs import selectors
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus

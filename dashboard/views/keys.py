@@ -16,7 +16,7 @@ from accounts import selectors
 from accounts.models import SCOPES
 from accounts.serializers import ApiKeyCreateInput
 from accounts.services.api_keys import create_api_key, revoke_api_key
-from aiprod.errors import ApplicationError
+from core.errors import ApplicationError
 from dashboard.customer import customer_view
 from dashboard.forms import NewKeyForm
 

@@ -7,7 +7,7 @@ from django.shortcuts import render
 
 from accounts.exports import request_logs_csv
 from accounts.selectors import request_logs_for, request_logs_page
-from aiprod.errors import ValidationFailed
+from core.errors import ValidationFailed
 from accounts.serializers import request_log_data
 from dashboard.customer import customer_view
 from dashboard.forms import LogFilterForm

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 
 from accounts.client_ip import client_ip
 from accounts.services import security
-from aiprod.errors import ApplicationError, ValidationFailed
+from core.errors import ApplicationError, ValidationFailed
 from dashboard.customer import customer_view, error_text
 from dashboard.forms import AllowlistAddForm, AllowlistToggleForm
 from quotas.plans import PAID_TIERS

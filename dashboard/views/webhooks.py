@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from aiprod.errors import ApplicationError, ValidationFailed
+from core.errors import ApplicationError, ValidationFailed
 from dashboard.customer import customer_view, error_text
 from dashboard.forms import WebhookForm
 from webhooks import selectors

@@ -15,9 +15,9 @@ from urllib.parse import unquote, urlsplit
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from aiprod import outbound
-from aiprod.errors import ApplicationError, ValidationFailed
-from aiprod.ids import new_job_id
+from core import outbound
+from core.errors import ApplicationError, ValidationFailed
+from core.ids import new_job_id
 from jobs.models import Job, JobStatus, month_start
 from jobs.services import idempotency, transitions, types
 from jobs.sniff import kind_for_content_type, kind_for_filename, normalize_content_type

@@ -23,8 +23,8 @@ from django.core import signing
 from django.db import models, transaction
 from django.utils import timezone
 
-from aiprod.errors import ApplicationError, ValidationFailed, not_found
-from aiprod.ids import new_job_id
+from core.errors import ApplicationError, ValidationFailed, not_found
+from core.ids import new_job_id
 from jobs import sniff
 from jobs.models import Job, Upload
 from jobs.processors.base import ProcessingError

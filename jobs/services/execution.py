@@ -20,7 +20,7 @@ import time
 from django import db
 from django.conf import settings
 
-from aiprod import outbound
+from core import outbound
 from jobs import runner, shutdown, sniff
 from jobs.models import Job
 from jobs.processors.base import INVALID_PARAMS, ProcessingError

@@ -22,7 +22,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from aiprod.errors import ApplicationError, ValidationFailed
+from core.errors import ApplicationError, ValidationFailed
 from jobs.models import IdempotencyKey
 
 LIFETIME = timedelta(hours=24)

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core import signing
 
-from aiprod.errors import ApplicationError
+from core.errors import ApplicationError
 
 _SALT = "jobs.output-link"
 

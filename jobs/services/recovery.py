@@ -24,7 +24,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from aiprod.errors import ApplicationError
+from core.errors import ApplicationError
 from jobs.models import Job, JobStatus
 from jobs.selectors import stuck_jobs
 from jobs.services import idempotency, storage, transitions, workers

@@ -27,8 +27,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from aiprod import metrics
-from aiprod.errors import invalid_state, not_found
+from core import metrics
+from core.errors import invalid_state, not_found
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus, JobTransition
 from jobs.services import storage
 from webhooks.services.events import emit_job_event

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from aiprod.errors import invalid_state
+from core.errors import invalid_state
 from jobs.models import Job, JobStatus
 from jobs.services.create import check_webhook_url, duplicate_job, name_conflict
 from jobs.services.transitions import cancel_job

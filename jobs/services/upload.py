@@ -20,8 +20,8 @@ from typing import Callable
 
 from django.conf import settings
 
-from aiprod.errors import ApplicationError, ValidationFailed
-from aiprod.ids import new_job_id
+from core.errors import ApplicationError, ValidationFailed
+from core.ids import new_job_id
 from jobs import sniff
 from jobs.processors.base import ProcessingError
 from jobs.services import storage

@@ -29,7 +29,7 @@ def _api_routes() -> list[tuple[str, str, str]]:
     from django.urls import URLPattern, URLResolver, get_resolver
 
     from accounts.permissions import required_scope
-    from aiprod.api import ApiView
+    from core.api import ApiView
 
     found = []
 

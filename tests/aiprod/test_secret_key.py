@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.aiprod.test_deploy_checks import ROOT, check_deploy, manage, production_env
+from tests.ops.test_deploy_checks import ROOT, check_deploy, manage, production_env
 
 
 def test_without_a_secret_and_debug_off_nothing_starts_and_the_message_says_what_to_set():

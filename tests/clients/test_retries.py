@@ -9,7 +9,7 @@ import pytest
 import requests
 from aiprod_client import errors
 
-from aiprod.ops.maintenance import set_maintenance
+from ops.maintenance import set_maintenance
 from tests.quotas.conftest import at_start_of_a_second
 
 

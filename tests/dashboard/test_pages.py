@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from aiprod.ops.maintenance import set_maintenance
+from ops.maintenance import set_maintenance
 from tests.dashboard.conftest import make_job
 
 PAGES = [

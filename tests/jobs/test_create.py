@@ -364,7 +364,7 @@ def test_enqueueing_happens_only_after_commit(free, files, django_capture_on_com
 
 @override_settings(AIPROD_ALLOW_INSECURE_URLS=True)
 def test_a_slow_preflight_is_a_timeout_after_10s_message(free, db, monkeypatch):
-    from aiprod import outbound
+    from core import outbound
     from tests.httpservers import HANG, Response
 
     real = outbound.preflight

@@ -1,7 +1,7 @@
 import pytest
 
-from aiprod.ops.maintenance import forget
-from aiprod.ops.status import forget_checks
+from ops.maintenance import forget
+from ops.status import forget_checks
 
 
 @pytest.fixture(autouse=True)

@@ -13,8 +13,8 @@ from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from accounts.models import Account, ApiKey, IpAllowlistEntry, RequestLog
-from aiprod.models import Incident, MaintenanceMode
-from aiprod.ops.support import GROUP_NAME
+from ops.models import Incident, MaintenanceMode
+from ops.support import GROUP_NAME
 from jobs.models import Job, JobStatus, JobTransition, Upload, month_start
 from tests.admin_urls import admin_url
 from tests.httpservers import serve

@@ -25,8 +25,8 @@ from django.utils import timezone
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
-from aiprod.models import BackupRecord
-from aiprod.version import VERSION
+from ops.models import BackupRecord
+from core.version import VERSION
 from tests.conftest import requires_postgres
 
 pytestmark = requires_postgres

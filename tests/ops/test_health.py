@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from aiprod.ops.maintenance import set_maintenance
-from aiprod.version import VERSION
+from ops.maintenance import set_maintenance
+from core.version import VERSION
 
 
 def test_health_is_public_and_healthy_with_version_and_timestamp(anonymous, db):

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
-from aiprod.ops.maintenance import set_maintenance
+from ops.maintenance import set_maintenance
 
 CURRENT = "/account/api-keys/current"
 

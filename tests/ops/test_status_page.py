@@ -8,9 +8,9 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.models import RequestLog
-from aiprod.models import Incident, IncidentUpdate, MaintenanceWindow
-from aiprod.ops.incidents import resolve_incident
-from aiprod.ops.maintenance import set_maintenance
+from ops.models import Incident, IncidentUpdate, MaintenanceWindow
+from ops.incidents import resolve_incident
+from ops.maintenance import set_maintenance
 
 COMPONENT_STATUSES = {"operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"}
 

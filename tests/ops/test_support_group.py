@@ -1,5 +1,5 @@
 """The Support group is created by a data migration (aiprod 0002) with
-exactly the permissions of aiprod.ops.support, and kept exact afterwards."""
+exactly the permissions of ops.support, and kept exact afterwards."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from django.apps import apps
 from django.contrib.auth.models import Group
 from django.db import connection
 
-from aiprod.ops.support import GROUP_NAME, support_permissions
+from ops.support import GROUP_NAME, support_permissions
 
-migration = importlib.import_module("aiprod.migrations.0002_support_group")
+migration = importlib.import_module("ops.migrations.0002_support_group")
 
 
 def codenames(group: Group) -> set[str]:

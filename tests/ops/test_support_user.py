@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from accounts.models import Account, IpAllowlistEntry
-from aiprod.ops.support import GROUP_NAME
+from ops.support import GROUP_NAME
 from tests.processes import ROOT
 
 IP_ADMIN = "/admin/accounts/ipallowlistentry/"

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from accounts.models import Account
-from aiprod import outbound
+from core import outbound
 from quotas.models import MonthlyUsage
 from quotas.plans import GB
 from quotas.services import DataMeter, QuotaExceeded, consume_data, month_start

@@ -13,7 +13,7 @@ import time_machine
 from django.db import connection, transaction
 
 from accounts.models import Account
-from aiprod.errors import ApplicationError
+from core.errors import ApplicationError
 from quotas.models import MonthlyUsage, QuotaWarning
 from quotas.plans import GB
 from quotas.services import QuotaExceeded, consume_data, month_start, reserve_job

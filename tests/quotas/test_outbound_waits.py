@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from aiprod.errors import seconds_text
+from core.errors import seconds_text
 from quotas.outbound_waits import WAIT_BOUND_SECONDS, _refused, forget_local_waits, outbound_wait
 from tests.httpservers import serve
 from tests.webhooks.conftest import register

@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import RequestFactory
 
-from aiprod.errors import ApplicationError
+from core.errors import ApplicationError
 from quotas.ratelimit import consume_request
 from tests.quotas.conftest import at_start_of_a_second, burst
 
@@ -151,7 +151,7 @@ import django
 django.setup()
 from django.test import RequestFactory
 from accounts.models import Account
-from aiprod.errors import ApplicationError
+from core.errors import ApplicationError
 from quotas.ratelimit import consume_request
 
 account = Account(id=sys.argv[1], tier="enterprise", requests_per_second=int(sys.argv[2]))

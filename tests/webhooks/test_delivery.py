@@ -11,7 +11,7 @@ import time_machine
 from django.db import transaction
 from django.utils import timezone
 
-from aiprod.outbound import LOCAL_DEVELOPMENT_HINT
+from core.outbound import LOCAL_DEVELOPMENT_HINT
 from tests.httpservers import HANG, Response, closed_port, redirect, serve
 from tests.webhooks.conftest import register
 from tests.webhooks.verifiers import standard_webhooks_accepts
@@ -292,7 +292,7 @@ def test_a_claim_left_by_a_killed_worker_is_sent_again_after_the_lease(pro, rece
     assert delivery_services.claim(delivery.id)
     assert not delivery_services.claim(delivery.id)  # nobody else may send this attempt now
     delivery.refresh_from_db()
-    from aiprod import outbound
+    from core import outbound
 
     body = delivery.event.body.encode()
     outbound.post(endpoint.url, body, delivery_services.headers_for(delivery, body, endpoint.secret))

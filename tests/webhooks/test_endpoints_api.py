@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from aiprod.ops import maintenance
-from aiprod.outbound import LOCAL_DEVELOPMENT_HINT
+from ops import maintenance
+from core.outbound import LOCAL_DEVELOPMENT_HINT
 from tests.webhooks.conftest import register
 from webhooks.models import SUBSCRIBABLE_EVENTS, Delivery, WebhookEndpoint
 from webhooks.services.events import emit_account_event

@@ -6,7 +6,7 @@
    ``sending`` row whose lease ran out because its worker died). The row
    count says who won, so two workers never send the same attempt at once.
 2. Sign (at send time: rotated secrets apply to retries, timestamps are
-   fresh) and POST through ``aiprod.outbound.post`` (SSRF rules, no
+   fresh) and POST through ``core.outbound.post`` (SSRF rules, no
    redirects, one deadline for the whole exchange).
 3. Record a DeliveryAttempt and finish the row with a conditional UPDATE
    (only if our claim is still the current one).
@@ -32,8 +32,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from aiprod import metrics, outbound
-from aiprod.version import VERSION
+from core import metrics, outbound
+from core.version import VERSION
 from webhooks import signing
 from webhooks.models import (
     Delivery,

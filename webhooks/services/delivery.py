@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from aiprod.errors import invalid_state
+from core.errors import invalid_state
 from quotas.outbound_waits import outbound_wait
 from webhooks.models import (
     VERIFICATION_EVENT,

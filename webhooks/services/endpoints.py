@@ -10,9 +10,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from aiprod import outbound
-from aiprod.errors import ApplicationError, ValidationFailed
-from aiprod.timefmt import iso
+from core import outbound
+from core.errors import ApplicationError, ValidationFailed
+from core.timefmt import iso
 from webhooks.models import SUBSCRIBABLE_EVENTS, DefaultSecret, EndpointStatus, WebhookEndpoint
 from webhooks.signing import new_secret
 

@@ -21,8 +21,8 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
-from aiprod.ids import new_event_id
-from aiprod.timefmt import iso
+from core.ids import new_event_id
+from core.timefmt import iso
 from webhooks.models import (
     ACCOUNT_EVENTS,
     JOB_EVENTS,

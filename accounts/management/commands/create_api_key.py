@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.management.commands.create_account import parse_scopes
 from accounts.services.accounts import find_account
 from accounts.services.api_keys import create_api_key
-from aiprod.timefmt import iso
+from core.timefmt import iso
 
 
 class Command(BaseCommand):

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand
 
 from accounts.services.accounts import create_account, find_account
 from accounts.services.api_keys import create_api_key
-from aiprod.ids import random_token
+from core.ids import random_token
 
 DEMO_EMAIL = "demo@aiprod.local"
 
