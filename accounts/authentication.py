@@ -24,7 +24,7 @@ from accounts.keys import environment_of, hash_key
 from accounts.models import ApiKey
 from accounts.selectors import api_key_by_hash
 from core.errors import WWW_AUTHENTICATE, ApplicationError, rate_limited_message, retry_after_seconds
-from quotas.ratelimit import cache_usage
+from core.cache_breaker import cache_usage
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 

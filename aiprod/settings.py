@@ -230,7 +230,7 @@ REST_FRAMEWORK = {
     # refusals included, counts and carries the rate headers), whether you
     # may be here at all, then what this key may do. Public views set their own (none).
     "DEFAULT_PERMISSION_CLASSES": [
-        "accounts.permissions.WithinRateLimit",
+        "quotas.permissions.WithinRateLimit",
         "accounts.permissions.AccountActive",
         "accounts.permissions.IpAllowed",
         "accounts.permissions.HasScope",

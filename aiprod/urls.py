@@ -20,7 +20,6 @@ urlpatterns = [
     path("", include("ops.urls")),
     path("", include("accounts.urls")),
     path("", include("jobs.urls")),
-    path("", include("quotas.urls")),
     path("", include("webhooks.urls")),
 ]
 

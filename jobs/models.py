@@ -7,9 +7,6 @@ would write back a stale status over a concurrent cancel or timeout).
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from datetime import timezone as dt_timezone
-
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -28,12 +25,6 @@ class JobStatus(models.TextChoices):
 
 ACTIVE_STATUSES = (JobStatus.PENDING, JobStatus.PROCESSING)
 FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
-
-
-def month_start(moment: datetime) -> date:
-    """The first day of `moment`'s calendar month in UTC (quota and name periods)."""
-    utc = moment.astimezone(dt_timezone.utc)
-    return utc.date().replace(day=1)
 
 
 class Job(models.Model):

@@ -123,7 +123,7 @@ def _acquire_redis(account_id: str, member: str, cap: int):
     from django_redis import get_redis_connection
     from redis.exceptions import RedisError
 
-    from quotas.ratelimit import cache_breaker_open, trip_cache_breaker
+    from core.cache_breaker import cache_breaker_open, trip_cache_breaker
 
     if cache_breaker_open():  # Redis failed moments ago: fail open at once, as the rate limiter does
         return lambda: None

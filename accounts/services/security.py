@@ -8,7 +8,7 @@ from accounts import key_cache
 from accounts.client_ip import address_in, parse_network
 from accounts.models import Account, IpAllowlistEntry
 from core.errors import ApplicationError, ValidationFailed
-from quotas.plans import PAID_TIERS
+from accounts.plans import PAID_TIERS
 
 
 def normalise_cidrs(values: list[str], field: str = "ips") -> list[str]:

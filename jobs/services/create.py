@@ -18,7 +18,8 @@ from django.utils import timezone
 from core import outbound
 from core.errors import ApplicationError, ValidationFailed
 from core.ids import new_job_id
-from jobs.models import Job, JobStatus, month_start
+from jobs.models import Job, JobStatus
+from core.timefmt import month_start
 from jobs.services import idempotency, transitions, types
 from jobs.sniff import kind_for_content_type, kind_for_filename, normalize_content_type
 from quotas.outbound_waits import outbound_wait

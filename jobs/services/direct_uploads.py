@@ -31,7 +31,7 @@ from jobs.processors.base import ProcessingError
 from jobs.services import storage
 from jobs.services.create import StoredUpload, create_job
 from jobs.services.upload import CHUNK_SIZE, _claimed_extension, claimed_kind, format_size
-from quotas.plans import PAID_TIERS
+from accounts.plans import PAID_TIERS
 from quotas.services import DataMeter, QuotaExceeded
 
 _SALT = "jobs.direct-upload"

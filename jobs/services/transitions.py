@@ -30,6 +30,7 @@ from django.utils import timezone
 from core import metrics
 from core.errors import invalid_state, not_found
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus, JobTransition
+from jobs.serializers import job_data
 from jobs.services import storage
 from webhooks.services.events import emit_job_event
 
@@ -107,7 +108,7 @@ def _observe(job: Job, from_status: str | None, error_code: str | None) -> None:
 def _emit(job: Job) -> None:
     event = EVENTS.get(job.status)
     if event:
-        emit_job_event(job, event)
+        emit_job_event(job, event, job_data(job, for_webhook=True))
 
 
 def _duration_ms(started_at: datetime | None, now: datetime) -> int | None:

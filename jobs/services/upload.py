@@ -26,7 +26,7 @@ from jobs import sniff
 from jobs.processors.base import ProcessingError
 from jobs.services import storage
 from jobs.services.create import StoredUpload, check_before_upload, create_job, duplicate_job, name_taken
-from quotas.plans import PAID_TIERS
+from accounts.plans import PAID_TIERS
 from quotas.services import DataMeter, QuotaExceeded
 
 CHUNK_SIZE = 1024 * 1024

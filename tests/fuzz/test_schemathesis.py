@@ -44,7 +44,8 @@ import requests
 from django.utils import timezone
 
 from accounts.models import Account, ApiKey
-from jobs.models import Job, JobStatus, month_start
+from jobs.models import Job, JobStatus
+from core.timefmt import month_start
 from tests.conftest import requires_postgres
 
 pytestmark = [pytest.mark.slow, requires_postgres]

@@ -253,7 +253,7 @@ def test_params_ride_in_the_query_string_as_json(free, media):
 
 def test_a_used_up_job_quota_is_refused_before_the_body_is_read(free, media):
     from quotas.models import MonthlyUsage
-    from quotas.services import month_start
+    from core.timefmt import month_start
 
     MonthlyUsage.objects.create(account=free.account, month=month_start(), jobs_count=100)
     read = []

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from accounts.models import Account
-from quotas.ratelimit import reset_breaker
+from core.cache_breaker import reset_breaker
 from tests.processes import RedisServer
 
 

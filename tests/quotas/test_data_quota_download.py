@@ -11,8 +11,9 @@ import pytest
 from accounts.models import Account
 from core import outbound
 from quotas.models import MonthlyUsage
-from quotas.plans import GB
-from quotas.services import DataMeter, QuotaExceeded, consume_data, month_start
+from accounts.plans import GB
+from quotas.services import DataMeter, QuotaExceeded, consume_data
+from core.timefmt import month_start
 from tests.httpservers import Response, iter_chunks, serve
 
 CHUNK = 64 * 1024

@@ -67,7 +67,7 @@ def test_a_422_carries_the_rate_headers(pro):
 
 def test_a_quota_exceeded_create_carries_the_rate_headers_and_the_guides_message(free):
     from quotas.models import MonthlyUsage
-    from quotas.services import month_start
+    from core.timefmt import month_start
     from tests.httpservers import serve
 
     MonthlyUsage.objects.create(account=free.account, month=month_start(), jobs_count=100)

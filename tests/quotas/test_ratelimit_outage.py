@@ -56,7 +56,7 @@ def test_after_redis_comes_back_limits_apply_again(fast, redis_server, settings)
 def test_after_a_cache_error_the_process_skips_the_cache_for_a_while(fast, redis_server, settings):
     """The breaker: with Redis unreachable each call would wait out its socket
     timeout; one failure makes this process stop asking for the breaker time."""
-    from quotas.ratelimit import reset_breaker
+    from core.cache_breaker import reset_breaker
 
     settings.AIPROD_RATELIMIT_BREAKER_SECONDS = 3600
     redis_server.kill()

@@ -13,7 +13,7 @@ import pytest
 
 from jobs.models import Job
 from quotas.models import MonthlyUsage, QuotaWarning
-from quotas.services import month_start
+from core.timefmt import month_start
 from tests.conftest import Api, requires_postgres
 from tests.httpservers import serve
 from tests.quotas.test_monthly_quotas import run_in_parallel
