@@ -20,7 +20,7 @@ from core.errors import ApplicationError, ValidationFailed
 from core.ids import new_job_id
 from jobs.models import Job, JobStatus
 from core.timefmt import month_start
-from jobs.services import idempotency, transitions, types
+from jobs.services import idempotency, task_queue, transitions, types
 from jobs.sniff import kind_for_content_type, kind_for_filename, normalize_content_type
 from quotas.outbound_waits import outbound_wait
 from quotas.services import check_job_room, reserve_job
@@ -216,7 +216,7 @@ def create_job(
                 from jobs.serializers import job_data
 
                 idempotency.remember(key_row, status=201, body=job_data(job), job=job)
-            transitions.enqueue(job.pk)
+            task_queue.enqueue(job.pk)
     except IntegrityError:
         if name_conflict(job, name):
             raise duplicate_job() from None

@@ -20,7 +20,7 @@ from django.test import Client
 from jobs import tasks
 from jobs.models import Job, Upload
 from jobs.serializers import job_data
-from jobs.services import storage
+from jobs.services import scratch, storage
 from webhooks.models import Event
 from tests.jobs.helpers import create_job, created, downloaded, unique_name
 from tests.jobs.test_stream import MP4_HEADER, stream, upload
@@ -333,7 +333,7 @@ def test_a_bucket_that_stops_answering_while_a_job_runs_fails_it_clearly_and_a_r
     worker, outcome = job_on_a_thread(job_id)
 
     def input_downloaded() -> bool:
-        copies = list(storage.work_root().glob(f"{job_id}-*/input.wav"))
+        copies = list(scratch.work_root().glob(f"{job_id}-*/input.wav"))
         return bool(copies) and copies[0].stat().st_size == len(long_wav)
 
     worker.start()

@@ -13,7 +13,7 @@ from django.test.client import ClientHandler, RequestFactory
 
 from jobs import sniff, tasks
 from jobs.models import Job
-from jobs.services import storage
+from jobs.services import scratch, storage
 
 MP4_HEADER = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
 
@@ -66,7 +66,7 @@ def upload(persona, data: bytes, *, key=None, **query):
 
 
 def leftovers() -> list[str]:
-    root = storage.work_root()
+    root = scratch.work_root()
     return os.listdir(root)
 
 
