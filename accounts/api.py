@@ -1,4 +1,4 @@
-"""Account endpoints: API keys, the IP allow-list, request logs (SPEC §11)."""
+"""Account endpoints: API keys, the IP allow-list, request logs (docs/authentication.md)."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ class ApiKeyDetailView(ApiView):
 class SecurityView(ApiView):
     required_scopes = "security.manage"
     permission_classes = [*ApiView.permission_classes, LiveKeyForWrites]
-    live_key_for_writes = True  # a test key must not lock out the live one (SPEC §17)
+    live_key_for_writes = True  # a test key must not lock out the live one (docs/authentication.md)
 
     @api_doc(summary="The IP allow-list", response=SecurityOut)
     def get(self, request):

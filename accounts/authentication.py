@@ -1,4 +1,4 @@
-"""API key authentication (SPEC §5) as a DRF authentication class.
+"""API key authentication (docs/authentication.md) as a DRF authentication class.
 
 One indexed query on the key's SHA-256; the hash comparison is constant-time.
 Every failure is a 401 with a precise code and `WWW-Authenticate`.
@@ -134,7 +134,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             return self._authenticate(django_request)
         except ApplicationError:
             # Only failures are blocked: a valid key from a blocked address
-            # passes (SPEC §17), a failure from it is a 429 without a count.
+            # passes, a failure from it is a 429 without a count.
             _refuse_blocked(django_request)
             _count_failure(django_request)
             raise

@@ -1,4 +1,4 @@
-"""Authorization checks, one concern each (SPEC §6).
+"""Authorization checks, one concern each (docs/authentication.md).
 
 Each raises ApplicationError with its own code rather than returning False,
 so the customer learns exactly what to fix. A view declares what it needs:

@@ -2,7 +2,7 @@
 every documented operation lists the errors it can really return.
 
 `api_doc(...)` is the one decorator API views use: it documents the success
-response (one media type or several), the errors of SPEC §4 the operation can
+response (one media type or several), the errors of docs/errors.md the operation can
 answer, and the response headers every answer carries (X-Request-ID always,
 X-RateLimit-* after authentication, Retry-After on 429/503,
 WWW-Authenticate on 401).

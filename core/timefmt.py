@@ -1,4 +1,4 @@
-"""ISO 8601 UTC timestamps with a `Z` (SPEC §4), and instants read from query strings."""
+"""ISO 8601 UTC timestamps with a `Z` (docs/jobs.md), and instants read from query strings."""
 
 import re
 from datetime import date, datetime, time, timezone

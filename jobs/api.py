@@ -1,4 +1,4 @@
-"""The jobs API (SPEC §8). Thin: parse, call one service, render job_data.
+"""The jobs API (docs/jobs.md). Thin: parse, call one service, render job_data.
 
 Scopes: reads need jobs.read; creating and changing a job (PATCH, cancel,
 timeout, retry) need jobs.create; DELETE needs jobs.delete.
@@ -188,7 +188,7 @@ def _body_reader(raw):
 
 
 class UploadListView(ApiView):
-    """POST /uploads: where to PUT a file before creating its job (SPEC §15)."""
+    """POST /uploads: where to PUT a file before creating its job (docs/deploy.md)."""
 
     required_scopes = WRITE
 

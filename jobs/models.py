@@ -1,4 +1,4 @@
-"""Jobs, their state changes, and remembered Idempotency-Key responses (SPEC §8).
+"""Jobs, their state changes, and remembered Idempotency-Key responses (docs/jobs.md).
 
 Rows change state only through `jobs.services.transitions`: every change is a
 conditional UPDATE whose row count says who won, never `job.save()` (a save
@@ -171,7 +171,7 @@ def new_upload_id() -> str:
 
 
 class Upload(models.Model):
-    """A direct upload (POST /uploads, SPEC §15): a place the client PUTs a
+    """A direct upload (POST /uploads, docs/deploy.md): a place the client PUTs a
     file to (a presigned bucket URL, or our signed URL on local storage)
     before creating a job from it with `upload_id`. The job's id is reserved
     here, so the file lands at its final name, `jobs/<job id>/input.<ext>`."""

@@ -1,4 +1,4 @@
-"""Maintenance mode (SPEC §12): the switch, its cheap per-request read, and
+"""Maintenance mode (docs/operations.md): the switch, its cheap per-request read, and
 the 503 MAINTENANCE answer.
 
 The switch lives in one database row. Every request asks `current_state()`,

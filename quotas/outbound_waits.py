@@ -1,4 +1,4 @@
-"""A per-account cap on outbound waits made inside an API request (SPEC §17).
+"""A per-account cap on outbound waits made inside an API request (docs/limits.md).
 
 The input-URL preflight of `POST /jobs` and the webhook `verify`/`test`
 calls wait up to 10 s on a server the customer chose, inside the request. An

@@ -1,4 +1,4 @@
-"""Request-rate limiting per account with django-ratelimit (SPEC §7).
+"""Request-rate limiting per account with django-ratelimit (docs/limits.md).
 
 A fixed one-second window per account, counted in the "ratelimit" cache:
 django-ratelimit asks it to add the window's key or increment it, which

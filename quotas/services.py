@@ -1,4 +1,4 @@
-"""Monthly quotas (SPEC §7): live jobs created and input bytes read per
+"""Monthly quotas (docs/limits.md): live jobs created and input bytes read per
 calendar month (UTC), counted exactly under concurrency.
 
 Each counter is checked and counted by ONE conditional statement:

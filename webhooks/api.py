@@ -1,4 +1,4 @@
-"""Webhook endpoints API (SPEC §10). Scope webhooks.manage; every lookup is
+"""Webhook endpoints API (docs/webhooks.md). Scope webhooks.manage; every lookup is
 scoped to the key's account and environment (another one's id is a 404)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Events API (SPEC §16): GET /events and GET /events/{id}, scope account.read.
+"""Events API (docs/webhooks.md): GET /events and GET /events/{id}, scope account.read.
 
 The outbox as a customer sees it: what happened to the account in the key's
 environment, whether or not any webhook got it, so a receiver can reconcile

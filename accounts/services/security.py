@@ -24,7 +24,7 @@ def normalise_cidrs(values: list[str], field: str = "ips") -> list[str]:
 
 
 def require_allowlist_feature(account: Account) -> None:
-    """The IP allow-list is a Pro/Enterprise feature (SPEC §6)."""
+    """The IP allow-list is a Pro/Enterprise feature (docs/authentication.md)."""
     if account.tier not in PAID_TIERS:
         raise ApplicationError(
             403, "TIER_REQUIRED", "The IP allow-list needs the Pro or Enterprise plan. Upgrade your account tier"

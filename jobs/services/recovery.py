@@ -1,4 +1,4 @@
-"""Nothing stays `processing` forever (SPEC §8): the sweeper and the
+"""Nothing stays `processing` forever (docs/jobs.md): the sweeper and the
 recover_stuck_jobs command. The jobs table, not the queue, is the truth.
 
 * A processing job whose heartbeat (last_activity_at) is older than

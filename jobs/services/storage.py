@@ -3,7 +3,7 @@ default, an S3-compatible bucket when AIPROD_S3_BUCKET is set), plus local
 scratch space.
 
 Names: `jobs/<job id>/input.<ext>` (uploads), `jobs/<job id>/output/<file>`,
-`uploads/<upload id>` (direct uploads, SPEC §15).
+`uploads/<upload id>` (direct uploads, docs/deploy.md).
 Scratch space (uploads in flight, downloads, processor output) is
 jobs/services/scratch.py; a file stored while it arrives, jobs/services/upload_writer.py.
 

@@ -1,4 +1,4 @@
-"""Every change of a job's status, in one place (SPEC §8 lifecycle).
+"""Every change of a job's status, in one place (docs/jobs.md, lifecycle).
 
 Each transition is a conditional UPDATE whose row count says who won:
 

@@ -11,7 +11,7 @@ from jobs import processors
 from jobs.processors.base import ParamsInvalid
 
 AUTO = "auto"
-# SPEC §8: "auto" jobs default to the long class's timeout.
+# "auto" jobs default to the long class's timeout.
 AUTO_DEFAULT_TIMEOUT = 3600
 
 

@@ -1,4 +1,4 @@
-"""core.outbound against real local servers (SPEC §8–§10).
+"""core.outbound against real local servers (docs/jobs.md, docs/webhooks.md).
 
 Nothing of ours is mocked. Where a test needs DNS answers that no real name
 gives (a rebinding host), it replaces ``socket.getaddrinfo``, the resolver

@@ -131,7 +131,7 @@ def _seed_objects(url: str, persona) -> dict[str, list[str]]:
 def _config(path: Path, ids: dict[str, list[str]]) -> Path:
     lines = [
         "# Written by tests/fuzz/test_schemathesis.py.",
-        "# A 400 for NUL characters (refused everywhere, SPEC §4) and a 422 for a rule",
+        "# A 400 for NUL characters (refused everywhere, docs/errors.md) and a 422 for a rule",
         "# no schema can state (an input URL that does not resolve, bytes that are no",
         "# known media, a lockout) are right answers to schema-valid requests.",
         "[checks.positive_data_acceptance]",

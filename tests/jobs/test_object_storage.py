@@ -1,4 +1,4 @@
-"""Job files in an S3-compatible bucket (SPEC §15), on the real protocol: a
+"""Job files in an S3-compatible bucket (docs/deploy.md), on the real protocol: a
 moto server on a local port, spoken to over HTTP by boto3 exactly as AWS,
 MinIO or R2 would be. Also the parts of §15 that the local backend keeps:
 direct uploads to a signed URL of our own, webhook links that outlive the hour.

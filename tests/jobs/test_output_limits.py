@@ -1,4 +1,4 @@
-"""A job may write only so much (SPEC §17): RLIMIT_FSIZE in the processing
+"""A job may write only so much (docs/limits.md): RLIMIT_FSIZE in the processing
 child, an output-size limit per type and tier, OUTPUT_TOO_LARGE, scratch
 removed, and output bytes counted against the monthly data quota."""
 

@@ -1,4 +1,4 @@
-"""Failed authentications are limited per client address (SPEC §5), each
+"""Failed authentications are limited per client address (docs/authentication.md), each
 address in its own bucket."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The data quota stops an input download part-way (SPEC §7): bytes are
+"""The data quota stops an input download part-way (docs/limits.md): bytes are
 counted as they arrive and the read stops when the month has no room."""
 
 from __future__ import annotations

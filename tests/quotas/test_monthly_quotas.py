@@ -1,4 +1,4 @@
-"""Monthly job and data quotas (SPEC §7): exact counting, test mode, month
+"""Monthly job and data quotas (docs/limits.md): exact counting, test mode, month
 rollover, rollback, quota.warning once per threshold."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The per-account cap on outbound waits inside API requests (SPEC §17):
+"""The per-account cap on outbound waits inside API requests (docs/limits.md):
 input-URL preflights and webhook verify/test beyond it are 429 RATE_LIMITED
 with Retry-After, before anything is called or written. The cross-process
 behaviour under a real gunicorn is in tests/resilience/test_slow_outbound.py."""

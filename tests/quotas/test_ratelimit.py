@@ -1,4 +1,4 @@
-"""Request-rate limiting per account (SPEC §7): headers, 429, windows, buckets."""
+"""Request-rate limiting per account (docs/limits.md): headers, 429, windows, buckets."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /account/usage and GET /account/metrics (SPEC §11) against rows made
+"""GET /account/usage and GET /account/metrics (docs/limits.md) against rows made
 in the test."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Event emission: the outbox (SPEC §10).
+"""Event emission: the outbox (docs/webhooks.md).
 
 ``emit_*`` writes one Event row and one Delivery row per target in the
 caller's transaction, and queues the deliveries with ``transaction.on_commit``.
