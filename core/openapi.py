@@ -162,6 +162,16 @@ def int_query(name: str, *, minimum: int | None = None, maximum: int | None = No
     return OpenApiParameter(name, schema, OpenApiParameter.QUERY, description=description)
 
 
+# A next_cursor: unpadded base64url (core/pagination.py).
+CURSOR_PATTERN = "^[A-Za-z0-9_-]{0,200}$"
+# The URLs the API takes before it resolves their host: a scheme, a host name,
+# an optional port, no white space (IPv6 literals are accepted too, though
+# these patterns leave them out).
+_URL_REST = "://[A-Za-z0-9.-]+(:[0-9]{1,4})?([/?#][^\\s]*)?$"
+HTTPS_URL_PATTERN = "^[hH][tT][tT][pP][sS]" + _URL_REST  # a job's webhook_url
+HTTP_URL_PATTERN = "^[hH][tT][tT][pP][sS]?" + _URL_REST  # a webhook endpoint (https:// outside development)
+
+
 def str_query(name: str, *, description: str = "", **kwargs):
     return OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=description, **kwargs)
 

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from accounts.scoping import get_owned_or_404, owned_by
 from core.api import ApiView
 from core.errors import ApplicationError, not_found
-from core.openapi import api_doc, int_query, request_examples, str_query
+from core.openapi import CURSOR_PATTERN, HTTPS_URL_PATTERN, api_doc, int_query, request_examples, str_query
 from core.pagination import list_body, paginate
 from jobs import selectors
 from jobs.models import Job, JobStatus
@@ -57,7 +57,7 @@ LIST_FILTERS = [
     OpenApiParameter("created_after", _INSTANT, description=f"inclusive; ISO 8601 date or datetime, naive = UTC {_ANY}"),
     OpenApiParameter("created_before", _INSTANT, description=f"exclusive; ISO 8601 date or datetime, naive = UTC {_ANY}"),
     int_query("limit", minimum=1, maximum=100, description="default 20"),
-    str_query("cursor", description="next_cursor of the previous page"),
+    str_query("cursor", description="next_cursor of the previous page", pattern=CURSOR_PATTERN),
 ]
 STREAM_QUERY = [
     OpenApiParameter("filename", {"type": "string", "minLength": 1, "maxLength": 255}, required=True,
@@ -66,7 +66,7 @@ STREAM_QUERY = [
                      description='default "<filename> (<job id>)"'),
     str_query("type", enum=types.type_choices(), description="default auto"),
     int_query("timeout", minimum=60, maximum=7200, description="seconds; default by the type's class"),
-    str_query("webhook_url", description="https:// URL for this job's events"),
+    str_query("webhook_url", description="https:// URL for this job's events", pattern=HTTPS_URL_PATTERN),
     str_query("params", description='the type\'s params as a JSON object, e.g. {"format": "mp3"}'),
 ]
 
