@@ -93,8 +93,8 @@ def _too_many_failures(wait: int) -> ApplicationError:
     )
 
 
-# Addresses whose failed attempts this process answers 429 until a monotonic
-# time: filled only when the shared failure counter says an address is over
+# Addresses whose failed attempts this process answers 429 until a time.time()
+# instant (the failure counter's windows are on the same clock): filled only when the shared failure counter says an address is over
 # the limit.
 _blocked_until: dict[str, float] = {}
 MAX_BLOCKED = 10_000
@@ -102,16 +102,16 @@ MAX_BLOCKED = 10_000
 
 def _block(address: str, seconds: int) -> None:
     if len(_blocked_until) >= MAX_BLOCKED:
-        now = time.monotonic()
+        now = time.time()
         for stale in [a for a, until in _blocked_until.items() if until <= now]:
             _blocked_until.pop(stale, None)
-    _blocked_until[address] = time.monotonic() + seconds
+    _blocked_until[address] = time.time() + seconds
 
 
 def _refuse_blocked(request) -> None:
     until = _blocked_until.get(_address(request))
     if until is not None:
-        left = until - time.monotonic()
+        left = until - time.time()
         if left > 0:
             raise _too_many_failures(retry_after_seconds(left))
 
