@@ -37,7 +37,7 @@ INSTALLED_APPS = [
     *("django.contrib.messages", "whitenoise.runserver_nostatic", "django.contrib.staticfiles"),
     *("rest_framework", "drf_spectacular", "drf_spectacular_sidecar", "django_q"),
     "django_ratelimit",  # its system checks vet the rate-limit cache
-    # Ours, in layer order (.importlinter): each imports only the ones before it.
+    # Ours, in layer order (.importlinter): each imports only ones before it; dashboard and ops not each other.
     *("core", "accounts", "quotas", "webhooks", "jobs", "dashboard", "ops"),
 ]
 
