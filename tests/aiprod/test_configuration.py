@@ -113,10 +113,7 @@ def test_the_settings_read_every_variable_they_name_at_import_so_a_bad_value_sto
 def doc_files():
     files = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").rglob("*") if p.suffix in (".md", ".service", ".timer"))]
     for path in files:
-        marks = []
-        if path.name == "deploy.md":
-            marks = [pytest.mark.xfail(strict=True, reason="names AIPROD_PRODUCTION, which nothing reads")]
-        yield pytest.param(path, marks=marks, id=str(path.relative_to(ROOT)))
+        yield pytest.param(path, id=str(path.relative_to(ROOT)))
 
 
 @pytest.mark.parametrize("path", list(doc_files()))
