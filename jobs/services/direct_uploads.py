@@ -27,7 +27,7 @@ from core.errors import ApplicationError, ValidationFailed, not_found
 from core.ids import new_job_id
 from jobs import sniff
 from jobs.models import Job, Upload
-from jobs.processors.base import ProcessingError
+from jobs.processing_errors import ProcessingError
 from jobs.services import storage
 from jobs.services.create import StoredUpload, create_job
 from jobs.services.upload import CHUNK_SIZE, _claimed_extension, claimed_kind, format_size

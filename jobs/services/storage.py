@@ -33,7 +33,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, default_storage, storages
 
-from jobs.processors.base import ProcessingError
+from jobs.processing_errors import ProcessingError
 
 logger = logging.getLogger(__name__)
 
