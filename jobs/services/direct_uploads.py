@@ -1,4 +1,4 @@
-"""Direct uploads (SPEC §15), like Mux direct uploads and S3 presigned posts.
+"""Direct uploads (POST /uploads), like Mux direct uploads and S3 presigned posts.
 
 `POST /uploads` reserves a job id and answers where to PUT the file: a
 presigned PUT to the bucket (the bytes never touch an API server), or, on

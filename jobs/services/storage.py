@@ -3,7 +3,7 @@ default, an S3-compatible bucket when AIPROD_S3_BUCKET is set), plus local
 scratch space.
 
 Names: `jobs/<job id>/input.<ext>` (uploads), `jobs/<job id>/output/<file>`,
-`uploads/<upload id>` (direct uploads, SPEC §15).
+`uploads/<upload id>` (direct uploads, jobs/services/direct_uploads.py).
 Scratch (uploads in flight, downloads, processor output) lives under
 AIPROD_JOB_WORK_DIR, by default `<MEDIA_ROOT>/.work`, on the same file system
 as local storage so a finished file is renamed into place, not copied. It is
