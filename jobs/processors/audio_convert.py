@@ -37,6 +37,9 @@ from jobs.processors.params import ChoiceParam, IntegerParam, ParamsSerializer, 
 
 
 class AudioConvertParams(ParamsSerializer):
+    """audio.convert: the output format (required) and, optionally, its codec, bit rate and
+    sample rate. `codec` is for ogg only; `bitrate` is refused for wav, flac and ogg+vorbis."""
+
     format = ChoiceParam(list(FORMATS), required=True, help_text="The output format")
     codec = ChoiceParam(list(OGG_CODECS), help_text="ogg only; default opus")
     bitrate = IntegerParam(32_000, 320_000, help_text="bit/s; lossy formats except ogg+vorbis")

@@ -41,6 +41,9 @@ FORMATS = ["jpeg", "png", "webp"]
 
 
 class ImageTransformParams(ParamsSerializer):
+    """image.transform: the output size, fit, format and quality. Neither width nor
+    height: the size is kept; one of them: the other follows the aspect ratio."""
+
     width = IntegerParam(1, 10000, help_text="Pixels; alone, the height follows the aspect ratio")
     height = IntegerParam(1, 10000, help_text="Pixels; alone, the width follows the aspect ratio")
     fit = ChoiceParam(["contain", "cover", "fill"], default="contain",

@@ -38,6 +38,8 @@ from jobs.processors.params import ChoiceParam, IntegerParam, ParamsSerializer
 
 
 class VideoConvertParams(ParamsSerializer):
+    """video.convert: the output format and an optional height limit (dimensions stay even)."""
+
     format = ChoiceParam(["mp4", "webm"], default="mp4", help_text="mp4: H.264 + AAC; webm: VP9 + Opus")
     max_height = IntegerParam(16, 4320, help_text="Taller frames (as displayed) are scaled down to this height")
 

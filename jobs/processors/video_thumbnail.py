@@ -20,6 +20,8 @@ from jobs.processors.params import ChoiceParam, IntegerParam, NumberParam, Param
 
 
 class VideoThumbnailParams(ParamsSerializer):
+    """video.thumbnail: which frame, in which format, at which width."""
+
     at_seconds = NumberParam(min_value=0, default=1.0, help_text="The time of the frame; past the end: the last frame")
     format = ChoiceParam(["jpeg", "png"], default="jpeg")
     width = IntegerParam(1, 10000, help_text="Pixels; the height follows the aspect ratio. Default: the video's")
