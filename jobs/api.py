@@ -20,19 +20,15 @@ from core.openapi import CURSOR_PATTERN, HTTPS_URL_PATTERN, api_doc, int_query, 
 from core.pagination import list_body, paginate
 from jobs import selectors
 from jobs.models import Job, JobStatus
+from jobs.openapi import JobBatchOut, JobListOut, JobOut, TimelineOut, UploadOut, job_create_body
 from jobs.serializers import (
     STATUS_CHOICES,
     JobBatchInput,
-    JobBatchOut,
     JobCreateInput,
-    JobListOut,
-    JobOut,
     JobStreamQuery,
     JobTimeoutInput,
     JobUpdateInput,
-    TimelineOut,
     UploadCreateInput,
-    UploadOut,
     job_data,
     upload_data,
 )
@@ -67,7 +63,8 @@ STREAM_QUERY = [
     str_query("type", enum=types.type_choices(), description="default auto"),
     int_query("timeout", minimum=60, maximum=7200, description="seconds; default by the type's class"),
     str_query("webhook_url", description="https:// URL for this job's events", pattern=HTTPS_URL_PATTERN),
-    str_query("params", description='the type\'s params as a JSON object, e.g. {"format": "mp3"}'),
+    str_query("params", description='the type\'s params as a JSON object, e.g. {"format": "mp3"}; each type\'s '
+              "params are the `params` of its schema in POST /jobs's body"),
 ]
 
 
@@ -98,7 +95,7 @@ class JobListView(ApiView):
         rows, has_more, next_cursor = paginate(jobs, request.query_params)
         return Response(list_body([_render(request, job) for job in rows], has_more, next_cursor))
 
-    @api_doc(summary="Create a job (Idempotency-Key supported)", request=JobCreateInput, response=JobOut, status=201,
+    @api_doc(summary="Create a job (Idempotency-Key supported)", request=job_create_body(), response=JobOut, status=201,
              errors=(409, 413, 422), description="The input is `input_url`, or `upload_id` of a direct upload "
              "(POST /uploads; 409 UPLOAD_USED when a job already has it). A direct upload that never arrived or "
              "exceeds its max_size_bytes fails the job with INVALID_INPUT.", parameters=[
@@ -188,7 +185,7 @@ def _body_reader(raw):
 
 
 class UploadListView(ApiView):
-    """POST /uploads: where to PUT a file before creating its job (docs/deploy.md)."""
+    """POST /uploads: where to PUT a file before creating its job (a direct upload)."""
 
     required_scopes = WRITE
 

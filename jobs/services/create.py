@@ -1,9 +1,10 @@
 """Creating a job: POST /jobs (URL input) and POST /jobs/stream (upload).
 
-Rules of docs/jobs.md that need more than field validation live here: the input
-URL's preflight, `auto` type resolution, params validation by the type's
-processor, the default timeout, the monthly name uniqueness (a database
-constraint), the job quota, Idempotency-Key, and queueing after commit.
+The rules of a job (docs/jobs.md) that need more than field validation live
+here: the input URL's preflight, `auto` type resolution, params validation by
+the type's params serializer (jobs/processors), the default timeout, the
+monthly name uniqueness (a database constraint), the job quota,
+Idempotency-Key, and queueing after commit.
 """
 
 from __future__ import annotations

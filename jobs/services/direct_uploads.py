@@ -1,4 +1,4 @@
-"""Direct uploads (docs/deploy.md), like Mux direct uploads and S3 presigned posts.
+"""Direct uploads (POST /uploads), like Mux direct uploads and S3 presigned posts.
 
 `POST /uploads` reserves a job id and answers where to PUT the file: a
 presigned PUT to the bucket (the bytes never touch an API server), or, on
@@ -27,7 +27,7 @@ from core.errors import ApplicationError, ValidationFailed, not_found
 from core.ids import new_job_id
 from jobs import sniff
 from jobs.models import Job, Upload
-from jobs.processors.base import ProcessingError
+from jobs.processing_errors import ProcessingError
 from jobs.services import scratch, storage
 from jobs.services.create import StoredUpload, create_job
 from jobs.services.upload import CHUNK_SIZE, _claimed_extension, claimed_kind, format_size

@@ -23,7 +23,7 @@ from django.conf import settings
 from core import outbound
 from jobs import runner, shutdown, sniff
 from jobs.models import Job
-from jobs.processors.base import INVALID_PARAMS, ProcessingError
+from jobs.processing_errors import INVALID_PARAMS, ProcessingError
 from jobs.services import direct_uploads, output_limits, scratch, storage, task_queue, transitions, types
 from jobs.services.upload import format_size
 from quotas.services import DataMeter, QuotaExceeded

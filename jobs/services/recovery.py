@@ -27,7 +27,7 @@ from django.utils import timezone
 from core.errors import ApplicationError
 from jobs.models import Job, JobStatus
 from jobs.selectors import stuck_jobs
-from jobs.services import idempotency, scratch, storage, transitions, workers
+from jobs.services import idempotency, scratch, transitions, workers
 
 logger = logging.getLogger(__name__)
 

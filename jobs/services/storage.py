@@ -3,7 +3,7 @@ default, an S3-compatible bucket when AIPROD_S3_BUCKET is set), plus local
 scratch space.
 
 Names: `jobs/<job id>/input.<ext>` (uploads), `jobs/<job id>/output/<file>`,
-`uploads/<upload id>` (direct uploads, docs/deploy.md).
+`uploads/<upload id>` (direct uploads, jobs/services/direct_uploads.py).
 Scratch space (uploads in flight, downloads, processor output) is
 jobs/services/scratch.py; a file stored while it arrives, jobs/services/upload_writer.py.
 
@@ -30,7 +30,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, default_storage, storages
 
-from jobs.processors.base import ProcessingError
+from jobs.processing_errors import ProcessingError
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from django.conf import settings
 from core.errors import ApplicationError, ValidationFailed
 from core.ids import new_job_id
 from jobs import sniff
-from jobs.processors.base import ProcessingError
+from jobs.processing_errors import ProcessingError
 from jobs.services import scratch, storage
 from jobs.services.create import StoredUpload, check_before_upload, create_job, duplicate_job, name_taken
 from jobs.services.upload_writer import UploadWriter
