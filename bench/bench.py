@@ -18,8 +18,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from report import render  # bench/report.py
-from harness import (  # bench/harness.py: run as `python bench/bench.py`
+from bench.report import render
+from bench.harness import (
     ROOT,
     PY,
     ROUNDS,

@@ -7,7 +7,7 @@ import json
 import os
 import platform
 
-from harness import CONNECTIONS, DURATION, GUNICORN_WORKERS, ROUNDS
+from bench.harness import CONNECTIONS, DURATION, GUNICORN_WORKERS, ROUNDS
 
 
 def fmt(value, digits=1):
