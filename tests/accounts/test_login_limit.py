@@ -15,6 +15,13 @@ ADMIN = "/admin/login/"
 DASHBOARD = "/dashboard/login"
 
 
+@pytest.fixture(autouse=True)
+def one_window(time_machine):
+    """The clock stands still: every attempt of a test falls in one of the
+    limiter's one-minute windows, however slow the machine."""
+    time_machine.move_to("2026-12-07T12:00:00Z", tick=False)
+
+
 @pytest.fixture
 def staff(db) -> User:
     return User.objects.create_user("sam", "sam@aiprod.example", STAFF_PASSWORD, is_staff=True)
