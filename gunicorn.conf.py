@@ -2,11 +2,16 @@
 (`make run`, the tests, the benchmarks, and production's documented command).
 Command-line options still apply on top."""
 
-import os
+import sys
+from pathlib import Path
+
+# The settings' typed reader (a bad value names the variable), found from any working directory.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from aiprod.env import env  # noqa: E402
 
 # Access and error logs without download tokens (core/gunicorn_logging.py);
 # AIPROD_LOG_FORMAT=json: gunicorn's error and access logs as JSON lines too.
-if os.environ.get("AIPROD_LOG_FORMAT", "").lower() == "json":
+if env.choice("AIPROD_LOG_FORMAT", ("text", "json"), default="text") == "json":
     logger_class = "core.gunicorn_logging.JsonLogger"
 else:
     logger_class = "core.gunicorn_logging.RedactingLogger"
@@ -15,4 +20,4 @@ else:
 # waiting on a customer's server (input-URL preflight, webhook verify/test;
 # capped per account) holds one thread, not a whole worker process.
 # `--threads` on the command line (scripts/run.sh, the tests) still wins.
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = env.int("GUNICORN_THREADS", 8)

@@ -1,4 +1,4 @@
-"""Account endpoints: API keys, the IP allow-list, request logs (SPEC §11)."""
+"""Account endpoints: API keys, the IP allow-list, request logs (docs/authentication.md)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from accounts.services import security
 from accounts.services.api_keys import create_api_key, revoke_api_key
 from core.api import ApiView
 from core.errors import ApplicationError, ValidationFailed, not_found
-from core.openapi import api_doc, int_query, request_examples, str_query
+from core.openapi import CURSOR_PATTERN, api_doc, int_query, request_examples, str_query
 from core.pagination import list_body, parse_limit
 
 
@@ -109,7 +109,7 @@ class ApiKeyDetailView(ApiView):
 class SecurityView(ApiView):
     required_scopes = "security.manage"
     permission_classes = [*ApiView.permission_classes, LiveKeyForWrites]
-    live_key_for_writes = True  # a test key must not lock out the live one (SPEC §17)
+    live_key_for_writes = True  # a test key must not lock out the live one (docs/authentication.md)
 
     @api_doc(summary="The IP allow-list", response=SecurityOut)
     def get(self, request):
@@ -158,7 +158,8 @@ class WhitelistView(SecurityView):
         response=SecurityOut,
         errors=(404, 413, 422),
         parameters=[
-            str_query("ip", description='Address or CIDR (required, here or in a JSON body {"ip": ...})'),
+            OpenApiParameter("ip", {"type": "string", "minLength": 1}, required=True,
+                             description='Address or CIDR (or in a JSON body {"ip": ...})'),
             str_query("force", description='"1" or "true": allow locking yourself out (anything else: no)'),
         ],
     )
@@ -186,7 +187,7 @@ class RequestLogView(ApiView):
             str_query("sort", enum=["asc", "desc"], default="desc"),
             str_query("format", enum=["json", "csv"], default="json"),
             str_query("request_id", description="Only the request with this id"),
-            OpenApiParameter("cursor", {"type": "string", "pattern": "^[A-Za-z0-9_-]{0,200}$"},
+            OpenApiParameter("cursor", {"type": "string", "pattern": CURSOR_PATTERN},
                              description="next_cursor of the previous page"),
         ],
     )

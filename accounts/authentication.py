@@ -1,4 +1,4 @@
-"""API key authentication (SPEC §5) as a DRF authentication class.
+"""API key authentication (docs/authentication.md) as a DRF authentication class.
 
 One indexed query on the key's SHA-256; the hash comparison is constant-time.
 Every failure is a 401 with a precise code and `WWW-Authenticate`.
@@ -24,7 +24,7 @@ from accounts.keys import environment_of, hash_key
 from accounts.models import ApiKey
 from accounts.selectors import api_key_by_hash
 from core.errors import WWW_AUTHENTICATE, ApplicationError, rate_limited_message, retry_after_seconds
-from quotas.ratelimit import cache_usage
+from core.cache_breaker import cache_usage
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -93,8 +93,8 @@ def _too_many_failures(wait: int) -> ApplicationError:
     )
 
 
-# Addresses whose failed attempts this process answers 429 until a monotonic
-# time: filled only when the shared failure counter says an address is over
+# Addresses whose failed attempts this process answers 429 until a time.time()
+# instant (the failure counter's windows are on the same clock): filled only when the shared failure counter says an address is over
 # the limit.
 _blocked_until: dict[str, float] = {}
 MAX_BLOCKED = 10_000
@@ -102,16 +102,16 @@ MAX_BLOCKED = 10_000
 
 def _block(address: str, seconds: int) -> None:
     if len(_blocked_until) >= MAX_BLOCKED:
-        now = time.monotonic()
+        now = time.time()
         for stale in [a for a, until in _blocked_until.items() if until <= now]:
             _blocked_until.pop(stale, None)
-    _blocked_until[address] = time.monotonic() + seconds
+    _blocked_until[address] = time.time() + seconds
 
 
 def _refuse_blocked(request) -> None:
     until = _blocked_until.get(_address(request))
     if until is not None:
-        left = until - time.monotonic()
+        left = until - time.time()
         if left > 0:
             raise _too_many_failures(retry_after_seconds(left))
 
@@ -134,7 +134,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             return self._authenticate(django_request)
         except ApplicationError:
             # Only failures are blocked: a valid key from a blocked address
-            # passes (SPEC §17), a failure from it is a 429 without a count.
+            # passes, a failure from it is a 429 without a count.
             _refuse_blocked(django_request)
             _count_failure(django_request)
             raise

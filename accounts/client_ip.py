@@ -1,4 +1,4 @@
-"""The client's address, trusted-proxy aware (SPEC §6).
+"""The client's address, trusted-proxy aware (docs/authentication.md).
 
 REMOTE_ADDR is the truth unless it is one of AIPROD_TRUSTED_PROXIES; only then
 is X-Forwarded-For read, right to left, skipping trusted hops, and the first

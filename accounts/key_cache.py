@@ -29,7 +29,7 @@ from django.db import transaction
 MAX_ENTRIES = 10_000
 
 _lock = threading.Lock()
-_rows: dict[str, tuple[float, tuple]] = {}  # key hash -> (monotonic expiry, row)
+_rows: dict[str, tuple[float, tuple]] = {}  # key hash -> (time.time() of the lookup, row)
 
 
 def cached_row(digest: str, fetch: Callable[[str], tuple | None]) -> tuple | None:
@@ -37,16 +37,18 @@ def cached_row(digest: str, fetch: Callable[[str], tuple | None]) -> tuple | Non
     ttl = settings.AIPROD_AUTH_CACHE_SECONDS
     if ttl <= 0:
         return fetch(digest)
-    now = time.monotonic()
+    # The wall clock, so tests can move it (time-machine does not move
+    # time.monotonic); a clock stepped back makes a row stale, never older.
+    now = time.time()
     hit = _rows.get(digest)
-    if hit is not None and hit[0] > now:
+    if hit is not None and 0 <= now - hit[0] < ttl:
         return hit[1]
     row = fetch(digest)
     if row is not None:
         with _lock:
             if len(_rows) >= MAX_ENTRIES:
                 _rows.clear()  # rare, and cheaper than tracking recency on the hot path
-            _rows[digest] = (now + ttl, row)
+            _rows[digest] = (now, row)
     return row
 
 

@@ -1,4 +1,4 @@
-"""Authorization checks, one concern each (SPEC §6).
+"""Authorization checks, one concern each (docs/authentication.md).
 
 Each raises ApplicationError with its own code rather than returning False,
 so the customer learns exactly what to fix. A view declares what it needs:
@@ -10,8 +10,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from accounts.client_ip import address_in, client_ip
 from core.errors import ApplicationError
-from quotas.plans import PAID_TIERS
-from quotas.ratelimit import consume_request
+from accounts.plans import PAID_TIERS
 
 
 class AccountActive(BasePermission):
@@ -39,12 +38,6 @@ class IpAllowed(BasePermission):
                 f"{address}, add it on the dashboard's Security page (/dashboard/security), or call "
                 "POST /account/security/whitelist from an address already on the list",
             )
-        return True
-
-
-class WithinRateLimit(BasePermission):
-    def has_permission(self, request, view):
-        request._request.aiprod_rate = consume_request(request._request, request.user)
         return True
 
 

@@ -1,4 +1,4 @@
-"""Every object lookup is scoped to an account and environment (SPEC §6):
+"""Every object lookup is scoped to an account and environment (docs/authentication.md):
 another account's id, or the other environment's, is a 404.
 
 API views scope by the request's key; the dashboard by the logged-in user's

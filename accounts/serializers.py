@@ -13,7 +13,7 @@ from core.fields import (
     StrictSerializer,
 )
 from core.timefmt import iso
-from quotas.plans import limits_for
+from accounts.plans import limits_for
 
 
 def api_key_data(key, now=None) -> dict:

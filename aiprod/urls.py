@@ -1,5 +1,4 @@
-import os
-
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
@@ -20,11 +19,10 @@ urlpatterns = [
     path("", include("ops.urls")),
     path("", include("accounts.urls")),
     path("", include("jobs.urls")),
-    path("", include("quotas.urls")),
     path("", include("webhooks.urls")),
 ]
 
-if os.environ.get("AIPROD_BENCH_BASELINES") == "1":  # benchmark baselines only
+if settings.AIPROD_BENCH_BASELINES:  # benchmark baselines only
     urlpatterns += [path("", include("bench.baseline_views"))]
 
 handler400 = "core.errors.handler400"

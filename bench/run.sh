@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: installs wrk if missing (as root), then runs bench/bench.py.
+# `make bench`: installs wrk if missing (as root), then runs bench/bench.py (as the module bench.bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null 2>&1; then
@@ -10,4 +10,4 @@ if ! command -v wrk >/dev/null 2>&1; then
     echo "wrk is required: sudo apt-get install wrk" >&2; exit 1
   fi
 fi
-exec .venv/bin/python bench/bench.py "$@"
+exec .venv/bin/python -m bench.bench "$@"

@@ -12,7 +12,7 @@ prints MB/s and the peak RSS growth over the worker's idle RSS.
 The database must exist; it is migrated first. Uploads land in a temporary
 AIPROD_MEDIA_ROOT that is removed at the end; with `--storage s3`, in a
 bucket of a local S3 server (moto's, started here) as a multipart upload
-while the body arrives (SPEC §15).
+while the body arrives (docs/deploy.md).
 """
 
 from __future__ import annotations

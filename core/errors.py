@@ -1,4 +1,4 @@
-"""The one error contract (SPEC §4), for DRF views and plain Django alike.
+"""The one error contract (docs/errors.md), for DRF views and plain Django alike.
 
 400: {"error": "Validation failed", "details": {...}, "request_id": ...}
 else: {"error": <title>, "code": <UPPER_SNAKE>, "message": ..., "request_id": ...}
@@ -131,7 +131,7 @@ def seconds_text(n: int) -> str:
 
 
 def rate_limited_message(wait: int, why: str = "") -> str:
-    """The 429 message of SPEC §7: "Rate limit exceeded. Retry after N seconds"."""
+    """The 429 message (docs/limits.md): "Rate limit exceeded. Retry after N seconds"."""
     return f"Rate limit exceeded. Retry after {seconds_text(wait)}{why}"
 
 

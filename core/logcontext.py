@@ -1,4 +1,4 @@
-"""Structured logs (SPEC §16): ``AIPROD_LOG_FORMAT=json`` writes one JSON
+"""Structured logs (docs/operations.md): ``AIPROD_LOG_FORMAT=json`` writes one JSON
 object per line, from the application, the worker and gunicorn.
 
 What a line is about comes from a context variable, so no call site passes

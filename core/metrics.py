@@ -1,4 +1,4 @@
-"""Prometheus metrics every process records (SPEC §16), served at /metrics.
+"""Prometheus metrics every process records (docs/operations.md), served at /metrics.
 
 With PROMETHEUS_MULTIPROC_DIR set in the environment *before* the process
 starts (scripts/run.sh does it), prometheus_client keeps each value in a

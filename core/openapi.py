@@ -2,7 +2,7 @@
 every documented operation lists the errors it can really return.
 
 `api_doc(...)` is the one decorator API views use: it documents the success
-response (one media type or several), the errors of SPEC §4 the operation can
+response (one media type or several), the errors of docs/errors.md the operation can
 answer, and the response headers every answer carries (X-Request-ID always,
 X-RateLimit-* after authentication, Retry-After on 429/503,
 WWW-Authenticate on 401).
@@ -160,6 +160,16 @@ def int_query(name: str, *, minimum: int | None = None, maximum: int | None = No
     if maximum is not None:
         schema["maximum"] = maximum
     return OpenApiParameter(name, schema, OpenApiParameter.QUERY, description=description)
+
+
+# A next_cursor: unpadded base64url (core/pagination.py).
+CURSOR_PATTERN = "^[A-Za-z0-9_-]{0,200}$"
+# The URLs the API takes before it resolves their host: a scheme, a host name,
+# an optional port, no white space (IPv6 literals are accepted too, though
+# these patterns leave them out).
+_URL_REST = "://[A-Za-z0-9.-]+(:[0-9]{1,4})?([/?#][^\\s]*)?$"
+HTTPS_URL_PATTERN = "^[hH][tT][tT][pP][sS]" + _URL_REST  # a job's webhook_url
+HTTP_URL_PATTERN = "^[hH][tT][tT][pP][sS]?" + _URL_REST  # a webhook endpoint (https:// outside development)
 
 
 def str_query(name: str, *, description: str = "", **kwargs):

@@ -1,4 +1,4 @@
-"""Cursor pagination, newest first (SPEC §4).
+"""Cursor pagination, newest first (docs/jobs.md).
 
 The cursor names the last row seen by (created_at, id), so page N costs one
 index range scan like page 1, and rows inserted meanwhile never shift a page.

@@ -1,8 +1,9 @@
-"""ISO 8601 UTC timestamps with a `Z` (SPEC §4), and instants read from query strings."""
+"""ISO 8601 UTC timestamps with a `Z` (docs/jobs.md), and instants read from query strings."""
 
 import re
-from datetime import datetime, time, timezone
+from datetime import date, datetime, time, timezone
 
+from django.utils import timezone as django_timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core.errors import ValidationFailed
@@ -15,6 +16,13 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def month_start(moment: datetime | None = None) -> date:
+    """The first day of the UTC calendar month containing `moment` (default:
+    now): the period of monthly quotas and of job-name uniqueness."""
+    utc = (moment or django_timezone.now()).astimezone(timezone.utc)
+    return utc.date().replace(day=1)
 
 
 def parse_instant(field: str, raw: str) -> datetime:

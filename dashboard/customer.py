@@ -22,8 +22,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from accounts.models import Account
 from accounts.scoping import scoped
 from core.errors import ApplicationError, ValidationFailed
-from ops.maintenance import current_state as current_maintenance
-from ops.maintenance import describe as describe_maintenance
 
 MODE_SESSION_KEY = "dashboard_livemode"
 
@@ -92,10 +90,11 @@ def customer_view(view):
             if account.suspended:
                 messages.error(request, "This account is suspended, so changes are disabled. Contact support@aiprod.com")
                 return back(request)
-            maintenance = current_maintenance()
-            if maintenance.enabled:
-                # Pages stay readable in maintenance; changes wait, as the API's do.
-                messages.error(request, f"Changes are paused: {describe_maintenance(maintenance)}")
+            # Pages stay readable in maintenance; changes wait, as the API's do
+            # (ops' MaintenanceMiddleware sets the notice on dashboard POSTs).
+            maintenance_notice = getattr(request, "maintenance_notice", "")
+            if maintenance_notice:
+                messages.error(request, f"Changes are paused: {maintenance_notice}")
                 return back(request)
         try:
             return view(request, *args, **kwargs)

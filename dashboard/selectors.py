@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import RequestLog
 from accounts.selectors import api_keys_for, request_logs_for
 from jobs.models import Job, JobStatus
-from quotas.plans import GB, limits_for
+from accounts.plans import GB, limits_for
 from quotas.selectors import monthly_usage
 
 RATE_WINDOW = timedelta(hours=1)

@@ -1,4 +1,4 @@
-"""Jobs in the admin (SPEC §13): find stuck ones, force-timeout, retry, and
+"""Jobs in the admin (docs/operations.md): find stuck ones, force-timeout, retry, and
 read a job's whole story. Jobs are made by the API only (no add), and
 changed only through the same services the API uses (every field read-only)."""
 

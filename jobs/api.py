@@ -1,4 +1,4 @@
-"""The jobs API (SPEC §8). Thin: parse, call one service, render job_data.
+"""The jobs API (docs/jobs.md). Thin: parse, call one service, render job_data.
 
 Scopes: reads need jobs.read; creating and changing a job (PATCH, cancel,
 timeout, retry) need jobs.create; DELETE needs jobs.delete.
@@ -16,23 +16,19 @@ from rest_framework.response import Response
 from accounts.scoping import get_owned_or_404, owned_by
 from core.api import ApiView
 from core.errors import ApplicationError, not_found
-from core.openapi import api_doc, int_query, request_examples, str_query
+from core.openapi import CURSOR_PATTERN, HTTPS_URL_PATTERN, api_doc, int_query, request_examples, str_query
 from core.pagination import list_body, paginate
 from jobs import selectors
 from jobs.models import Job, JobStatus
+from jobs.openapi import JobBatchOut, JobListOut, JobOut, TimelineOut, UploadOut, job_create_body
 from jobs.serializers import (
     STATUS_CHOICES,
     JobBatchInput,
-    JobBatchOut,
     JobCreateInput,
-    JobListOut,
-    JobOut,
     JobStreamQuery,
     JobTimeoutInput,
     JobUpdateInput,
-    TimelineOut,
     UploadCreateInput,
-    UploadOut,
     job_data,
     upload_data,
 )
@@ -57,7 +53,7 @@ LIST_FILTERS = [
     OpenApiParameter("created_after", _INSTANT, description=f"inclusive; ISO 8601 date or datetime, naive = UTC {_ANY}"),
     OpenApiParameter("created_before", _INSTANT, description=f"exclusive; ISO 8601 date or datetime, naive = UTC {_ANY}"),
     int_query("limit", minimum=1, maximum=100, description="default 20"),
-    str_query("cursor", description="next_cursor of the previous page"),
+    str_query("cursor", description="next_cursor of the previous page", pattern=CURSOR_PATTERN),
 ]
 STREAM_QUERY = [
     OpenApiParameter("filename", {"type": "string", "minLength": 1, "maxLength": 255}, required=True,
@@ -66,8 +62,9 @@ STREAM_QUERY = [
                      description='default "<filename> (<job id>)"'),
     str_query("type", enum=types.type_choices(), description="default auto"),
     int_query("timeout", minimum=60, maximum=7200, description="seconds; default by the type's class"),
-    str_query("webhook_url", description="https:// URL for this job's events"),
-    str_query("params", description='the type\'s params as a JSON object, e.g. {"format": "mp3"}'),
+    str_query("webhook_url", description="https:// URL for this job's events", pattern=HTTPS_URL_PATTERN),
+    str_query("params", description='the type\'s params as a JSON object, e.g. {"format": "mp3"}; each type\'s '
+              "params are the `params` of its schema in POST /jobs's body"),
 ]
 
 
@@ -98,7 +95,7 @@ class JobListView(ApiView):
         rows, has_more, next_cursor = paginate(jobs, request.query_params)
         return Response(list_body([_render(request, job) for job in rows], has_more, next_cursor))
 
-    @api_doc(summary="Create a job (Idempotency-Key supported)", request=JobCreateInput, response=JobOut, status=201,
+    @api_doc(summary="Create a job (Idempotency-Key supported)", request=job_create_body(), response=JobOut, status=201,
              errors=(409, 413, 422), description="The input is `input_url`, or `upload_id` of a direct upload "
              "(POST /uploads; 409 UPLOAD_USED when a job already has it). A direct upload that never arrived or "
              "exceeds its max_size_bytes fails the job with INVALID_INPUT.", parameters=[
@@ -188,7 +185,7 @@ def _body_reader(raw):
 
 
 class UploadListView(ApiView):
-    """POST /uploads: where to PUT a file before creating its job (SPEC §15)."""
+    """POST /uploads: where to PUT a file before creating its job (a direct upload)."""
 
     required_scopes = WRITE
 

@@ -1,4 +1,4 @@
-"""Jobs, their state changes, and remembered Idempotency-Key responses (SPEC §8).
+"""Jobs, their state changes, and remembered Idempotency-Key responses (docs/jobs.md).
 
 Rows change state only through `jobs.services.transitions`: every change is a
 conditional UPDATE whose row count says who won, never `job.save()` (a save
@@ -6,9 +6,6 @@ would write back a stale status over a concurrent cancel or timeout).
 """
 
 from __future__ import annotations
-
-from datetime import date, datetime
-from datetime import timezone as dt_timezone
 
 from django.db import models
 from django.db.models import Q
@@ -28,12 +25,6 @@ class JobStatus(models.TextChoices):
 
 ACTIVE_STATUSES = (JobStatus.PENDING, JobStatus.PROCESSING)
 FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
-
-
-def month_start(moment: datetime) -> date:
-    """The first day of `moment`'s calendar month in UTC (quota and name periods)."""
-    utc = moment.astimezone(dt_timezone.utc)
-    return utc.date().replace(day=1)
 
 
 class Job(models.Model):
@@ -180,7 +171,7 @@ def new_upload_id() -> str:
 
 
 class Upload(models.Model):
-    """A direct upload (POST /uploads, SPEC §15): a place the client PUTs a
+    """A direct upload (POST /uploads, docs/deploy.md): a place the client PUTs a
     file to (a presigned bucket URL, or our signed URL on local storage)
     before creating a job from it with `upload_id`. The job's id is reserved
     here, so the file lands at its final name, `jobs/<job id>/input.<ext>`."""

@@ -276,27 +276,24 @@ def _relay_child_log(work_dir: str, limit: int = 64 * 1024) -> None:
 
 
 def _process(task: Task, output_dir: str, report: Callable[[float], None]) -> dict:
+    from jobs.processing_errors import INPUT_TOO_LARGE, PROCESSING_FAILED, ProcessingError
     from jobs.processors import get_processor
-    from jobs.processors.base import INPUT_TOO_LARGE, PROCESSING_FAILED, ProcessingError, ProcessorContext
 
     try:
-        processor = get_processor(task.type_name)
-        ctx = ProcessorContext(
-            input_path=task.input_path,
-            input_kind=task.input_kind,
-            input_content_type=task.input_content_type,
+        result = get_processor(task.type_name).process(
+            task.input_path,
             params=task.params,
             output_dir=output_dir,
+            declared_content_type=task.input_content_type,
             report_progress=report,
         )
-        result = processor.process(ctx)
-        output_file = result.output_file
+        output_file = result.file
         if output_file and not os.path.isabs(output_file):
             output_file = os.path.join(output_dir, output_file)
         return {
-            "output": result.output,
+            "output": result.data,
             "output_file": output_file,
-            "output_content_type": result.output_content_type,
+            "output_content_type": result.content_type,
         }
     except ProcessingError as exc:
         return {"error": {"code": exc.code, "message": exc.message}}

@@ -1,7 +1,8 @@
-"""The job object (SPEC §8) and the request bodies of the jobs API.
+"""The job object and the request bodies of the jobs API (docs/jobs.md).
 
 `job_data(job)` is THE job representation: the API, webhook payloads and the
-dashboard all use it.
+dashboard all use it. How /openapi.json describes them (response shapes, the
+job-create body per type) is in jobs/openapi.py.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils.crypto import salted_hmac
-from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 
@@ -46,7 +46,7 @@ def public_worker(worker: str | None) -> str | None:
 
 
 def job_data(job: Job, *, base_url: str | None = None, for_webhook: bool = False) -> dict:
-    """The job object of SPEC §8 (plus `requested_type` and `progress`).
+    """The job object (docs/jobs.md), `requested_type` and `progress` included.
 
     `output_url` is a signed link valid for an hour from now. Its base is
     AIPROD_JOB_PUBLIC_URL, else `base_url` (the API passes the request's),
@@ -193,16 +193,6 @@ class UploadCreateInput(StrictSerializer):
                                    help_text="The file's media type; the PUT must send the same Content-Type")
 
 
-class UploadOut(serializers.Serializer):
-    id = serializers.CharField(help_text="upl_...: pass it as upload_id to POST /jobs")
-    object = serializers.ChoiceField(choices=["upload"])
-    upload_url = serializers.CharField(help_text="PUT the file's bytes here (no API key) before expires_at")
-    method = serializers.ChoiceField(choices=["PUT"])
-    headers = serializers.DictField(child=serializers.CharField(), help_text="Send these headers with the PUT")
-    expires_at = serializers.DateTimeField()
-    max_size_bytes = serializers.IntegerField(help_text="Larger files fail the job with INVALID_INPUT")
-
-
 def upload_data(upload, target: dict) -> dict:
     return {"id": upload.pk, "object": "upload", **target, "expires_at": iso(upload.expires_at),
             "max_size_bytes": upload.max_size_bytes}
@@ -303,116 +293,3 @@ def timeline_entry_transition(t, *, staff: bool = False) -> dict:
 
 def timeline_entry_delivery(d: dict) -> dict:
     return {**d, "kind": "webhook"}
-
-
-# --------------------------------------------------------------------------- OpenAPI (documentation only)
-
-
-class JobInputOut(serializers.Serializer):
-    filename = serializers.CharField(allow_null=True)
-    content_type = serializers.CharField(allow_null=True)
-    size_bytes = serializers.IntegerField(allow_null=True)
-
-
-class JobOut(serializers.Serializer):
-    """The shape job_data() returns."""
-
-    id = serializers.CharField()
-    object = serializers.CharField(help_text='Always "job"')
-    livemode = serializers.BooleanField()
-    name = serializers.CharField()
-    type = serializers.CharField()
-    requested_type = serializers.CharField()
-    status = serializers.ChoiceField(choices=STATUS_CHOICES)
-    progress = serializers.IntegerField(min_value=0, max_value=100)
-    input_url = serializers.CharField(allow_null=True)
-    input = JobInputOut()
-    params = serializers.DictField()
-    timeout = serializers.IntegerField()
-    webhook_url = serializers.CharField(allow_null=True)
-    metadata = serializers.DictField(child=serializers.CharField())
-    output = serializers.DictField(allow_null=True)
-    output_url = serializers.CharField(allow_null=True, help_text="Signed link, no key needed, valid for 1 hour")
-    error = serializers.CharField(allow_null=True)
-    error_code = serializers.CharField(
-        allow_null=True,
-        help_text="Why a failed job failed, e.g. INVALID_INPUT, CORRUPT_INPUT, UNSUPPORTED_INPUT, INPUT_TOO_LARGE, "
-                  "OUTPUT_TOO_LARGE (the output passed the type's and tier's output-size limit), QUOTA_EXCEEDED "
-                  "(input or output bytes over the monthly data quota), TIMEOUT, WORKER_LOST",
-    )
-    attempted_count = serializers.IntegerField()
-    worker_instance = serializers.CharField(
-        allow_null=True,
-        help_text="The worker running (or that last ran) the job: an opaque label, `worker_` + 12 hex characters, "
-        "the same for every job one worker process ran. Quote it to support; host names are not shown.",
-    )
-    created_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    completed_at = serializers.DateTimeField(allow_null=True)
-    last_activity_at = serializers.DateTimeField(allow_null=True)
-    duration_ms = serializers.IntegerField(allow_null=True)
-
-
-class JobListOut(serializers.Serializer):
-    object = serializers.CharField(help_text='Always "list"')
-    data = JobOut(many=True)
-    has_more = serializers.BooleanField()
-    next_cursor = serializers.CharField(allow_null=True)
-
-
-class JobBatchOut(serializers.Serializer):
-    data = JobOut(many=True)
-    not_found = serializers.ListField(child=serializers.CharField())
-
-
-class TimelineRequestOut(serializers.Serializer):
-    timestamp = serializers.DateTimeField()
-    kind = serializers.ChoiceField(choices=["request"])
-    request_id = serializers.CharField()
-    method = serializers.CharField()
-    path = serializers.CharField()
-    status = serializers.IntegerField()
-    error_code = serializers.CharField(allow_null=True)
-    api_key_prefix = serializers.CharField(allow_null=True)
-
-
-class TimelineStateChangeOut(serializers.Serializer):
-    timestamp = serializers.DateTimeField()
-    kind = serializers.ChoiceField(choices=["state_change"])
-    from_status = serializers.CharField(allow_null=True)
-    to_status = serializers.CharField()
-    worker = serializers.CharField(allow_null=True, help_text="The worker's opaque label (see the job's worker_instance)")
-    attempt = serializers.IntegerField()
-    actor = serializers.CharField(allow_null=True)
-    reason = serializers.CharField(allow_null=True)
-    error_code = serializers.CharField(allow_null=True)
-
-
-class TimelineWebhookOut(serializers.Serializer):
-    timestamp = serializers.DateTimeField()
-    kind = serializers.ChoiceField(choices=["webhook"])
-    event = serializers.CharField()
-    delivery_id = serializers.CharField()
-    status = serializers.CharField()
-    response_code = serializers.IntegerField(allow_null=True)
-    error = serializers.CharField(allow_null=True)
-    attempt = serializers.IntegerField(help_text="0: not attempted (pending or skipped)")
-    url = serializers.CharField()
-
-
-class TimelineOut(serializers.Serializer):
-    object = serializers.CharField(help_text='Always "list"')
-    job_id = serializers.CharField()
-    data = PolymorphicProxySerializer(
-        component_name="TimelineEntry",
-        serializers={
-            "request": TimelineRequestOut,
-            "state_change": TimelineStateChangeOut,
-            "webhook": TimelineWebhookOut,
-        },
-        resource_type_field_name="kind",
-        many=True,
-        help_text="Oldest first",
-    )
-    has_more = serializers.BooleanField()
-    next_cursor = serializers.CharField(allow_null=True)

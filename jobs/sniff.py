@@ -3,7 +3,7 @@
 ``sniff()`` looks at the first bytes with the ``filetype`` library plus a few
 hand checks where it is weak (TXT/JSON have no magic number, DOCX is a zip,
 ADTS AAC, Matroska vs WebM, old QuickTime, MP4 brands). Anything outside
-the accepted list (SPEC §8) raises ``ProcessingError(UNSUPPORTED_INPUT,
+the accepted list (``ACCEPTED``; docs/jobs.md lists it) raises ``ProcessingError(UNSUPPORTED_INPUT,
 "Unsupported Content-Type")``.
 
 ``kind_for_filename`` / ``kind_for_content_type`` let the upload endpoint
@@ -17,7 +17,7 @@ import os
 import zipfile
 from typing import NamedTuple
 
-from jobs.processors.base import UNSUPPORTED_INPUT, ProcessingError
+from jobs.processing_errors import UNSUPPORTED_INPUT, ProcessingError
 
 GiB = 1024**3
 MiB = 1024**2

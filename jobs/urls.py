@@ -1,6 +1,6 @@
 from django.urls import path
 
-from jobs import api
+from jobs import api, reports_api
 
 urlpatterns = [
     path("jobs", api.JobListView.as_view()),
@@ -15,4 +15,6 @@ urlpatterns = [
     path("jobs/<str:job_id>/timeline", api.JobTimelineView.as_view()),
     path("uploads", api.UploadListView.as_view()),
     path("uploads/<str:upload_id>/content", api.UploadContentView.as_view()),
+    path("account/usage", reports_api.UsageView.as_view()),
+    path("account/metrics", reports_api.MetricsView.as_view()),
 ]

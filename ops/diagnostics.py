@@ -1,4 +1,4 @@
-"""Readings behind GET /diagnostics (SPEC §12), each taken live.
+"""Readings behind GET /diagnostics (docs/operations.md), each taken live.
 
 Every reader returns a dict and never raises: a part that cannot be read says
 so ("down", null) and the rest is still reported. The whole report costs a
@@ -322,7 +322,7 @@ def queue_status(reading: dict) -> str:
 
 def storage_reading() -> dict:
     """The job files' store: the local directory's free space, or whether the
-    bucket answers (SPEC §15)."""
+    bucket answers (docs/deploy.md)."""
     from jobs.services import storage as job_storage  # ops reads jobs, as the status page does
 
     if job_storage.is_remote():

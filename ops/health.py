@@ -1,4 +1,4 @@
-"""GET /health: public, cheap, honest (SPEC §12).
+"""GET /health: public, cheap, honest (docs/operations.md).
 
 In maintenance mode it answers 200 with "status": "maintenance", whatever the
 database says: load balancers route on /health, and an instance they pulled
@@ -30,7 +30,7 @@ def database_answers() -> bool:
 
 
 def storage_check() -> dict:
-    """{"backend", "status", "latency_ms"} of the job files' store (SPEC §15)."""
+    """{"backend", "status", "latency_ms"} of the job files' store (docs/deploy.md)."""
     from jobs.services.storage import check_backend  # health sits above jobs, like ops
 
     return check_backend()

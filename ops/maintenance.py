@@ -1,4 +1,4 @@
-"""Maintenance mode (SPEC §12): the switch, its cheap per-request read, and
+"""Maintenance mode (docs/operations.md): the switch, its cheap per-request read, and
 the 503 MAINTENANCE answer.
 
 The switch lives in one database row. Every request asks `current_state()`,
@@ -41,7 +41,9 @@ class MaintenanceState:
 
 
 OFF = MaintenanceState()
-# (state, monotonic time of the read); replaced whole, so no lock is needed.
+# (state, time.time() of the read); replaced whole, so no lock is needed. The
+# wall clock so tests can move it (time-machine leaves time.monotonic alone);
+# a clock stepped back makes the memo stale, never longer-lived.
 _memo: tuple[MaintenanceState, float] = (OFF, -math.inf)
 
 
@@ -61,8 +63,8 @@ def current_state() -> MaintenanceState:
     """The switch as of at most STATE_TTL_SECONDS ago. Never raises."""
     global _memo
     state, read_at = _memo
-    now = time.monotonic()
-    if now - read_at < STATE_TTL_SECONDS:
+    now = time.time()
+    if 0 <= now - read_at < STATE_TTL_SECONDS:
         return state
     try:
         state = _read()

@@ -1,4 +1,4 @@
-"""GET /metrics (SPEC §16): the Prometheus text format for operators.
+"""GET /metrics (docs/operations.md): the Prometheus text format for operators.
 
 Never public: with neither AIPROD_METRICS_TOKEN nor AIPROD_METRICS_ALLOWED_NETWORKS
 set the route answers 404 as if it did not exist. Once configured, a scrape

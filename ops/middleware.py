@@ -2,7 +2,7 @@
 database (runs right after RequestContextMiddleware, so the 503 still carries
 X-Request-ID)."""
 
-from ops.maintenance import current_state, maintenance_response
+from ops.maintenance import current_state, describe, maintenance_response
 
 # What keeps working in maintenance: health for load balancers, the status
 # page for customers, the admin to switch it off, the dashboard, static files.
@@ -28,4 +28,9 @@ class MaintenanceMiddleware:
             state = current_state()
             if state.enabled:
                 return maintenance_response(request, state)
+        elif request.method == "POST" and request.path.startswith("/dashboard/"):
+            # The dashboard stays readable in maintenance but refuses changes with
+            # this notice; it learns it here, without importing ops.
+            state = current_state()
+            request.maintenance_notice = describe(state) if state.enabled else ""
         return self.get_response(request)

@@ -1,5 +1,5 @@
 """Operations records: incidents and maintenance for the status page, the
-maintenance switch, and the backups `manage.py backup` took (SPEC §12)."""
+maintenance switch, and the backups `manage.py backup` took (docs/operations.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The public status page (SPEC §12) in the Atlassian Statuspage shape.
+"""The public status page (docs/operations.md) in the Atlassian Statuspage shape.
 
 Component statuses come from live checks (cached for a few seconds per
 process: the page is public and must stay cheap under load), then incidents

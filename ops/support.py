@@ -1,4 +1,4 @@
-"""The "Support" group (SPEC §13): exactly the admin permissions support staff
+"""The "Support" group (docs/operations.md): exactly the admin permissions support staff
 need, and nothing on users, groups or secrets.
 
 Permissions are named by model label and resolved when the group is set up:

@@ -5,7 +5,7 @@ from django.contrib import admin
 
 from core.admin_base import ReadOnlyAdmin
 from quotas.models import MonthlyUsage, QuotaWarning
-from quotas.plans import format_gb, limits_for
+from accounts.plans import format_gb, limits_for
 
 
 @admin.register(MonthlyUsage)

@@ -1,4 +1,4 @@
-"""Monthly usage counters and the record of quota warnings sent (SPEC §7, §10)."""
+"""Monthly usage counters and the record of quota warnings sent (docs/limits.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A per-account cap on outbound waits made inside an API request (SPEC §17).
+"""A per-account cap on outbound waits made inside an API request (docs/limits.md).
 
 The input-URL preflight of `POST /jobs` and the webhook `verify`/`test`
 calls wait up to 10 s on a server the customer chose, inside the request. An
@@ -123,7 +123,7 @@ def _acquire_redis(account_id: str, member: str, cap: int):
     from django_redis import get_redis_connection
     from redis.exceptions import RedisError
 
-    from quotas.ratelimit import cache_breaker_open, trip_cache_breaker
+    from core.cache_breaker import cache_breaker_open, trip_cache_breaker
 
     if cache_breaker_open():  # Redis failed moments ago: fail open at once, as the rate limiter does
         return lambda: None

@@ -1,4 +1,4 @@
-"""Request-rate limiting per account with django-ratelimit (SPEC §7).
+"""Request-rate limiting per account with django-ratelimit (docs/limits.md).
 
 A fixed one-second window per account, counted in the "ratelimit" cache:
 django-ratelimit asks it to add the window's key or increment it, which
@@ -17,26 +17,18 @@ capacity; the billable limits (monthly quotas) are counted in PostgreSQL and
 stay exact, so a cache outage costs neither money nor availability. After a
 cache error this process skips the cache for AIPROD_RATELIMIT_BREAKER_SECONDS,
 so an unreachable Redis (every call waiting out its 0.5 s socket timeout)
-does not add that wait to every request. Other cache-backed limiters should
-call `cache_usage` to share the breaker.
+does not add that wait to every request (core/cache_breaker.py, shared by
+every cache-backed limiter).
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 
-from django.conf import settings
-from django_ratelimit.core import get_usage
-
+from accounts.plans import limits_for
+from core.cache_breaker import cache_usage
 from core.errors import ApplicationError, rate_limited_message, retry_after_seconds
-from quotas.plans import limits_for
-
-logger = logging.getLogger(__name__)
-
-# monotonic() time until which this process does not try the cache.
-_cache_skipped_until = 0.0
 
 
 @dataclass(frozen=True)
@@ -51,21 +43,6 @@ class RateState:
             "X-RateLimit-Remaining": str(self.remaining),
             "X-RateLimit-Reset": str(self.reset),
         }
-
-
-def cache_usage(request, **kwargs) -> dict | None:
-    """django_ratelimit.core.get_usage(request, **kwargs) behind this process's
-    breaker: None when the cache failed now or within the last
-    AIPROD_RATELIMIT_BREAKER_SECONDS (callers fail open), else get_usage's answer."""
-    global _cache_skipped_until
-    if time.monotonic() < _cache_skipped_until:
-        return None
-    try:
-        return get_usage(request, **kwargs)
-    except Exception:
-        _cache_skipped_until = time.monotonic() + settings.AIPROD_RATELIMIT_BREAKER_SECONDS
-        logger.warning("rate-limit cache unavailable; failing open", exc_info=True)
-        return None
 
 
 def consume_request(request, account) -> RateState | None:
@@ -90,21 +67,3 @@ def consume_request(request, account) -> RateState | None:
             {"Retry-After": str(wait), **state.headers()},
         )
     return state
-
-
-def reset_breaker() -> None:
-    """Lets the next request try the cache again (tests, after an outage)."""
-    global _cache_skipped_until
-    _cache_skipped_until = 0.0
-
-
-def cache_breaker_open() -> bool:
-    """True while this process skips the cache after a failure (other Redis
-    users, such as quotas/outbound_waits.py, fail open with the limiter)."""
-    return time.monotonic() < _cache_skipped_until
-
-
-def trip_cache_breaker() -> None:
-    """Records a cache failure seen outside the limiter: skip it for a while."""
-    global _cache_skipped_until
-    _cache_skipped_until = time.monotonic() + settings.AIPROD_RATELIMIT_BREAKER_SECONDS

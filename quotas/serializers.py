@@ -7,7 +7,7 @@ from datetime import datetime, timezone as dt_timezone
 from rest_framework import serializers
 
 from core.timefmt import iso
-from quotas.plans import GB, limits_for
+from accounts.plans import GB, limits_for
 from quotas.ratelimit import RateState
 from quotas.selectors import MonthUsage
 from quotas.services import period_bounds

@@ -1,4 +1,4 @@
-"""Monthly quotas (SPEC §7): live jobs created and input bytes read per
+"""Monthly quotas (docs/limits.md): live jobs created and input bytes read per
 calendar month (UTC), counted exactly under concurrency.
 
 Each counter is checked and counted by ONE conditional statement:
@@ -26,10 +26,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
-from core.timefmt import iso
+from core.events import publish_account_event
+from core.timefmt import iso, month_start
 from quotas.models import MonthlyUsage, QuotaWarning
-from quotas.plans import format_gb, limits_for, upgrade_hint
-from webhooks.services.events import emit_account_event
+from quotas.selectors import monthly_usage
+from accounts.plans import format_gb, limits_for, upgrade_hint
 
 WARNING_THRESHOLDS = (80, 90, 100)
 
@@ -49,12 +50,6 @@ class QuotaExceeded(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-
-
-def month_start(now: datetime | None = None) -> date:
-    """The first day of the UTC calendar month containing `now`."""
-    now = (now or timezone.now()).astimezone(dt_timezone.utc)
-    return date(now.year, now.month, 1)
 
 
 def period_bounds(month: date) -> tuple[datetime, datetime]:
@@ -93,8 +88,6 @@ def check_job_room(account, *, livemode: bool) -> None:
     race-safe authority."""
     if not livemode:
         return
-    from quotas.selectors import monthly_usage
-
     limit = limits_for(account).jobs_per_month
     if monthly_usage(account).jobs_count >= limit:
         raise _job_limit_exceeded(account, limit)
@@ -241,7 +234,7 @@ def _warn(account, month: date, quota: str, *, before: int, after: int, limit: i
             )
             recorded = cursor.rowcount == 1
         if recorded:
-            emit_account_event(
+            publish_account_event(
                 account,
                 livemode=True,
                 event_type="quota.warning",

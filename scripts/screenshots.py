@@ -50,7 +50,8 @@ def seed(receiver_url: str) -> dict:
 
     from accounts.services.accounts import create_account
     from accounts.services.api_keys import create_api_key, revoke_api_key
-    from jobs.models import Job, JobTransition, month_start
+    from jobs.models import Job, JobTransition
+    from core.timefmt import month_start
     from quotas.models import MonthlyUsage
     from webhooks.services import delivery, endpoints
 

@@ -1,4 +1,4 @@
-"""Webhook endpoints API (SPEC §10). Scope webhooks.manage; every lookup is
+"""Webhook endpoints API (docs/webhooks.md). Scope webhooks.manage; every lookup is
 scoped to the key's account and environment (another one's id is a 404)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from accounts.scoping import get_owned_or_404, owned_by
 from core.api import ApiView
 from core.errors import ApplicationError, ValidationFailed
-from core.openapi import api_doc, int_query, request_examples, str_query
+from core.openapi import CURSOR_PATTERN, api_doc, int_query, request_examples, str_query
 from core.pagination import list_body, paginate
 from webhooks import selectors
 from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint
@@ -42,7 +42,7 @@ INCLUDE_LOGS = OpenApiParameter(
 LIST_PARAMS = [
     INCLUDE_LOGS,
     int_query("limit", minimum=1, maximum=100, description="default 20"),
-    str_query("cursor", description="next_cursor of the previous page"),
+    str_query("cursor", description="next_cursor of the previous page", pattern=CURSOR_PATTERN),
 ]
 
 

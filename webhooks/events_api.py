@@ -1,4 +1,4 @@
-"""Events API (SPEC §16): GET /events and GET /events/{id}, scope account.read.
+"""Events API (docs/webhooks.md): GET /events and GET /events/{id}, scope account.read.
 
 The outbox as a customer sees it: what happened to the account in the key's
 environment, whether or not any webhook got it, so a receiver can reconcile
@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from accounts.scoping import get_owned_or_404
 from core.api import ApiView
-from core.openapi import api_doc, int_query, str_query
+from core.openapi import CURSOR_PATTERN, api_doc, int_query, str_query
 from core.pagination import list_body, paginate
 from webhooks import selectors
 from webhooks.models import SUBSCRIBABLE_EVENTS
@@ -29,7 +29,7 @@ EVENT_FILTERS = [
     OpenApiParameter("created_after", _INSTANT, description="inclusive; ISO 8601 date or datetime, naive = UTC"),
     OpenApiParameter("created_before", _INSTANT, description="exclusive; ISO 8601 date or datetime, naive = UTC"),
     int_query("limit", minimum=1, maximum=100, description="default 20"),
-    str_query("cursor", description="next_cursor of the previous page"),
+    str_query("cursor", description="next_cursor of the previous page", pattern=CURSOR_PATTERN),
 ]
 
 

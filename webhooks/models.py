@@ -1,4 +1,4 @@
-"""Webhook endpoints, events (the outbox), deliveries and their attempts (SPEC §10).
+"""Webhook endpoints, events (the outbox), deliveries and their attempts (docs/webhooks.md).
 
 An Event is written once, in the transaction of the change it reports, with
 the exact body every target receives. A Delivery is one event going to one
@@ -42,7 +42,7 @@ class WebhookEndpoint(models.Model):
     active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=500, blank=True)
     # Start of the current run of failed deliveries; None after any success.
-    # Auto-disable compares it with now (SPEC §10: failed every delivery for 5 days).
+    # Auto-disable compares it with now (docs/webhooks.md: failed every delivery for 5 days).
     failing_since = models.DateTimeField(null=True, blank=True)
     # Set after a timed-out attempt: until then other deliveries to this
     # endpoint wait instead of each holding a worker for the whole timeout.

@@ -1,6 +1,6 @@
 """Sample payload data for POST /account/webhooks/{id}/test.
 
-Shaped like the real thing (a job object as in SPEC §8), marked
+Shaped like the real thing (a job object as in docs/jobs.md), marked
 ``"sample": true`` and with ids no real object has, so a receiver can tell a
 test from a real event.
 """

@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.fields import StrictBooleanField, StrictChoiceField, StrictCharField, StrictListField, StrictSerializer
+from core.openapi import HTTP_URL_PATTERN
 from core.timefmt import iso
 from webhooks.models import SUBSCRIBABLE_EVENTS, DeliveryStatus, EndpointStatus, TargetKind
 
@@ -120,13 +121,19 @@ class EventsField(StrictListField):
         )
 
 
+@extend_schema_field({"type": "string", "format": "uri", "maxLength": 2048, "pattern": HTTP_URL_PATTERN})
+class WebhookUrlField(StrictCharField):
+    def __init__(self, **kwargs):
+        super().__init__(max_length=2048, **kwargs)
+
+
 class EndpointCreateInput(StrictSerializer):
-    url = StrictCharField(max_length=2048)
+    url = WebhookUrlField()
     events = EventsField(required=False)
 
 
 class EndpointUpdateInput(StrictSerializer):
-    url = StrictCharField(max_length=2048, required=False)
+    url = WebhookUrlField(required=False)
     events = EventsField(required=False)
     active = StrictBooleanField(required=False)
 

@@ -1,4 +1,4 @@
-"""Webhook signatures: one secret, two header schemes (SPEC §10, docs/webhooks.md).
+"""Webhook signatures: one secret, two header schemes (docs/webhooks.md).
 
 A secret is ``whsec_`` followed by the standard base64 of 24 random bytes.
 

@@ -8,7 +8,7 @@ from accounts import key_cache
 from accounts.client_ip import address_in, parse_network
 from accounts.models import Account, IpAllowlistEntry
 from core.errors import ApplicationError, ValidationFailed
-from quotas.plans import PAID_TIERS
+from accounts.plans import PAID_TIERS
 
 
 def normalise_cidrs(values: list[str], field: str = "ips") -> list[str]:
@@ -24,7 +24,7 @@ def normalise_cidrs(values: list[str], field: str = "ips") -> list[str]:
 
 
 def require_allowlist_feature(account: Account) -> None:
-    """The IP allow-list is a Pro/Enterprise feature (SPEC §6)."""
+    """The IP allow-list is a Pro/Enterprise feature (docs/authentication.md)."""
     if account.tier not in PAID_TIERS:
         raise ApplicationError(
             403, "TIER_REQUIRED", "The IP allow-list needs the Pro or Enterprise plan. Upgrade your account tier"

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from dashboard import selectors
 from dashboard.customer import customer_view
 from jobs.models import Job, JobStatus
-from quotas.plans import upgrade_hint
+from accounts.plans import upgrade_hint
 
 FIRST_JOB = {"name": "first job", "type": "media.probe", "input_url": "https://…"}
 

@@ -11,7 +11,7 @@ from accounts.services import security
 from core.errors import ApplicationError, ValidationFailed
 from dashboard.customer import customer_view, error_text
 from dashboard.forms import AllowlistAddForm, AllowlistToggleForm
-from quotas.plans import PAID_TIERS
+from accounts.plans import PAID_TIERS
 
 
 def _require_paid(account):

@@ -10,9 +10,10 @@ from django.shortcuts import render
 from dashboard.charts import bar_chart
 from dashboard.customer import customer_view
 from dashboard.selectors import format_bytes
-from quotas.plans import limits_for
-from quotas.selectors import account_metrics, monthly_usage
-from quotas.services import month_start
+from accounts.plans import limits_for
+from jobs.reports import account_metrics
+from quotas.selectors import monthly_usage
+from core.timefmt import month_start
 
 MONTHS = 12
 HALF = {"width": 460, "height": 220}  # drawn at about this size in a two-column card, so text stays legible

@@ -1,4 +1,4 @@
-"""The sweeper runs every minute as a django-q2 Schedule (SPEC §8: nothing
+"""The sweeper runs every minute as a django-q2 Schedule (docs/jobs.md: nothing
 stays processing forever)."""
 
 from django.db import migrations

@@ -19,29 +19,17 @@ pocketsphinx is small and fast, not accurate: expect a rough transcript.
 from __future__ import annotations
 
 import itertools
-import os
 import re
 
-from .base import (
-    UNSUPPORTED_INPUT,
-    ProcessingError,
-    ProcessorContext,
-    ProcessorResult,
-    Progress,
-    check_complete,
-    decode_frames,
-    media_duration,
-    guard,
-    open_media,
-    require_input_kind,
-    validate_schema,
-)
+from jobs.processing_errors import UNSUPPORTED_INPUT, ProcessingError
+from jobs.processors.base import Input, Output, Processor, Progress, guard
+from jobs.processors.media import check_complete, decode_frames, media_duration, open_media
+from jobs.processors.params import ParamsSerializer
 
-TYPE = "audio.transcribe"
-CLASS = "medium"
-INPUT_KINDS = {"audio", "video"}
 
-PARAMS: dict = {}
+class AudioTranscribeParams(ParamsSerializer):
+    """audio.transcribe takes no params."""
+
 
 SAMPLE_RATE = 16_000
 FRAMES_PER_SECOND = 100  # pocketsphinx's default feature frame rate
@@ -52,15 +40,8 @@ NO_SPEECH_WARNING = "No speech was detected in the audio"
 _ALT_PRONUNCIATION = re.compile(r"\(\d+\)$")
 
 
-def validate_params(params: dict) -> dict:
-    return validate_schema(PARAMS, params)
-
-
-def process(ctx: ProcessorContext) -> ProcessorResult:
-    require_input_kind(ctx, TYPE, INPUT_KINDS)
-    progress = Progress(ctx.report_progress)
-    progress(0, force=True)
-    container = open_media(ctx.input_path)
+def run(source: Input, params: dict, progress: Progress) -> Output:
+    container = open_media(source.path)
     with container, guard("this recording"):
         if not container.streams.audio:
             raise ProcessingError(UNSUPPORTED_INPUT, "Unsupported input: the file has no audio track")
@@ -75,12 +56,11 @@ def process(ctx: ProcessorContext) -> ProcessorResult:
     segments, words = transcriber.segments, transcriber.words
 
     text = " ".join(s["text"] for s in segments if s["text"])
-    path = os.path.join(ctx.output_dir, "transcript.txt")
+    path = source.output_path("transcript.txt")
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(s["text"] for s in segments if s["text"]) + "\n")
-    progress.done()
-    return ProcessorResult(
-        output={
+    return Output(
+        {
             "text": text,
             "words": words[:MAX_WORDS],
             "words_truncated": len(words) > MAX_WORDS,
@@ -89,8 +69,8 @@ def process(ctx: ProcessorContext) -> ProcessorResult:
             "language": "en-us",
             "warning": None if words else NO_SPEECH_WARNING,
         },
-        output_file=path,
-        output_content_type="text/plain; charset=utf-8",
+        file=path,
+        content_type="text/plain; charset=utf-8",
     )
 
 
@@ -193,3 +173,12 @@ class _Transcriber:
             "end": round(end, 2),
             "text": " ".join(w["word"] for w in words),
         })
+
+
+PROCESSOR = Processor(
+    type="audio.transcribe",
+    input_kinds={"audio", "video"},
+    timeout_class="medium",
+    params=AudioTranscribeParams,
+    run=run,
+)

@@ -18,27 +18,16 @@ attention).
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 
-from .base import (
-    CORRUPT_INPUT,
-    INPUT_TOO_LARGE,
-    UNSUPPORTED_INPUT,
-    ProcessingError,
-    ProcessorContext,
-    ProcessorResult,
-    Progress,
-    guard,
-    require_input_kind,
-    validate_schema,
-)
+from jobs.processing_errors import CORRUPT_INPUT, INPUT_TOO_LARGE, UNSUPPORTED_INPUT, ProcessingError
+from jobs.processors.base import Input, Output, Processor, Progress, guard
+from jobs.processors.params import ParamsSerializer
 
-TYPE = "document.extract_text"
-CLASS = "short"
-INPUT_KINDS = {"document"}
 
-PARAMS: dict = {}
+class DocumentExtractTextParams(ParamsSerializer):
+    """document.extract_text takes no params."""
+
 
 MAX_PDF_PAGES = 5_000
 PAGES_LISTED = 100
@@ -50,14 +39,7 @@ MAX_JSON_DEPTH_ERROR = "Invalid input: the JSON is nested too deeply"
 SCANNED_PDF_WARNING = "No text layer found: this looks like a scanned PDF"
 
 
-def validate_params(params: dict) -> dict:
-    return validate_schema(PARAMS, params)
-
-
-def process(ctx: ProcessorContext) -> ProcessorResult:
-    sniffed = require_input_kind(ctx, TYPE, INPUT_KINDS)
-    progress = Progress(ctx.report_progress)
-    progress(0, force=True)
+def run(source: Input, params: dict, progress: Progress) -> Output:
     extractors = {
         "pdf": _extract_pdf,
         "docx": _extract_docx,
@@ -65,20 +47,19 @@ def process(ctx: ProcessorContext) -> ProcessorResult:
         "json": _extract_json,
     }
     with guard("this document"):
-        text, facts = extractors[sniffed.extension](ctx.input_path, progress)
-    path = os.path.join(ctx.output_dir, "text.txt")
+        text, facts = extractors[source.extension](source.path, progress)
+    path = source.output_path("text.txt")
     with open(path, "w", encoding="utf-8", newline="") as f:
         f.write(text)
-    progress.done()
     output = {
-        "format": sniffed.extension,
+        "format": source.extension,
         "page_count": None,
         "char_count": len(text),
         "text_layer": True,
         "warning": None,
         **facts,
     }
-    return ProcessorResult(output=output, output_file=path, output_content_type="text/plain; charset=utf-8")
+    return Output(output, file=path, content_type="text/plain; charset=utf-8")
 
 
 # ----------------------------------------------------------------- PDF
@@ -262,3 +243,12 @@ def _extract_json(path: str, progress: Progress) -> tuple[str, dict]:
     except RecursionError:
         raise ProcessingError(CORRUPT_INPUT, MAX_JSON_DEPTH_ERROR) from None
     return pretty, {"encoding": encoding}
+
+
+PROCESSOR = Processor(
+    type="document.extract_text",
+    input_kinds={"document"},
+    timeout_class="short",
+    params=DocumentExtractTextParams,
+    run=run,
+)

@@ -32,34 +32,25 @@ import math
 import os
 import warnings
 
-from .base import (
-    CORRUPT_INPUT,
-    INPUT_TOO_LARGE,
-    INVALID_PARAMS,
-    MAX_IMAGE_PIXELS,
-    Choice,
-    Integer,
-    ProcessingError,
-    ProcessorContext,
-    ProcessorResult,
-    Progress,
-    guard,
-    require_input_kind,
-    validate_schema,
-)
-
-TYPE = "image.transform"
-CLASS = "short"
-INPUT_KINDS = {"image"}
+from jobs.processing_errors import CORRUPT_INPUT, INPUT_TOO_LARGE, INVALID_PARAMS, ProcessingError
+from jobs.processors.base import Input, Output, Processor, Progress, guard
+from jobs.processors.media import MAX_IMAGE_PIXELS
+from jobs.processors.params import ChoiceParam, IntegerParam, ParamsSerializer
 
 FORMATS = ["jpeg", "png", "webp"]
-PARAMS = {
-    "width": Integer(1, 10000),
-    "height": Integer(1, 10000),
-    "fit": Choice(["contain", "cover", "fill"], default="contain"),
-    "format": Choice(FORMATS),
-    "quality": Integer(1, 100, default=85),
-}
+
+
+class ImageTransformParams(ParamsSerializer):
+    """image.transform: the output size, fit, format and quality. Neither width nor
+    height: the size is kept; one of them: the other follows the aspect ratio."""
+
+    width = IntegerParam(1, 10000, help_text="Pixels; alone, the height follows the aspect ratio")
+    height = IntegerParam(1, 10000, help_text="Pixels; alone, the width follows the aspect ratio")
+    fit = ChoiceParam(["contain", "cover", "fill"], default="contain",
+                      help_text="With both width and height: fit inside, fill and crop, or stretch")
+    format = ChoiceParam(FORMATS, help_text="Default: the input's format when it is one of these, else png")
+    quality = IntegerParam(1, 100, default=85, help_text="jpeg and webp")
+
 
 MAX_OUTPUT_PIXELS = 100_000_000
 MAX_ANIMATION_PIXELS = 400_000_000  # all frames together, in and out
@@ -69,22 +60,14 @@ _CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"
 _EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 
 
-def validate_params(params: dict) -> dict:
-    return validate_schema(PARAMS, params)
-
-
-def process(ctx: ProcessorContext) -> ProcessorResult:
+def run(source: Input, params: dict, progress: Progress) -> Output:
     from PIL import Image
 
-    require_input_kind(ctx, TYPE, INPUT_KINDS)
-    progress = Progress(ctx.report_progress)
-    progress(0, force=True)
-    params = {**validate_params({}), **ctx.params}
     try:
         with warnings.catch_warnings(), guard("this image"):
             # Our own pixel limit applies; Pillow's warning would only be noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(ctx.input_path) as img:
+            with Image.open(source.path) as img:
                 frames, durations, loop, out_format = _render(img, params, progress)
     except Image.DecompressionBombError:
         raise _too_large() from None
@@ -95,20 +78,19 @@ def process(ctx: ProcessorContext) -> ProcessorResult:
         # IndexError, EOFError... on malformed files.
         raise ProcessingError(CORRUPT_INPUT, f"Invalid input: the image could not be decoded ({exc})") from None
 
-    path = os.path.join(ctx.output_dir, f"output.{_EXTENSIONS[out_format]}")
+    path = source.output_path(f"output.{_EXTENSIONS[out_format]}")
     with guard("this image"):
         _save(frames, durations, loop, out_format, params["quality"], path)
-    progress.done()
-    return ProcessorResult(
-        output={
+    return Output(
+        {
             "width": frames[0].width,
             "height": frames[0].height,
             "format": out_format,
             "size_bytes": os.path.getsize(path),
             "frames": len(frames),
         },
-        output_file=path,
-        output_content_type=_CONTENT_TYPES[out_format],
+        file=path,
+        content_type=_CONTENT_TYPES[out_format],
     )
 
 
@@ -273,3 +255,12 @@ def _save(frames: list, durations: list[int], loop: int, out_format: str, qualit
                        duration=durations, loop=loop or 0)
     else:
         frames[0].save(path, "WEBP", quality=quality)
+
+
+PROCESSOR = Processor(
+    type="image.transform",
+    input_kinds={"image"},
+    timeout_class="short",
+    params=ImageTransformParams,
+    run=run,
+)

@@ -17,24 +17,15 @@ from __future__ import annotations
 
 import os
 
-from .base import (
-    CORRUPT_INPUT,
-    INPUT_TOO_LARGE,
-    ProcessingError,
-    ProcessorContext,
-    ProcessorResult,
-    media_duration,
-    guard,
-    open_media,
-    require_input_kind,
-    validate_schema,
-)
+from jobs.processing_errors import CORRUPT_INPUT, INPUT_TOO_LARGE, ProcessingError
+from jobs.processors.base import Input, Output, Processor, Progress, guard
+from jobs.processors.media import probe_media
+from jobs.processors.params import ParamsSerializer
 
-TYPE = "media.probe"
-CLASS = "short"
-INPUT_KINDS = {"video", "audio", "image"}
 
-PARAMS: dict = {}
+class ProbeParams(ParamsSerializer):
+    """media.probe takes no params."""
+
 
 # Friendly format names for what the sniffer calls an extension.
 _FORMAT_NAMES = {"jpg": "jpeg"}
@@ -43,74 +34,14 @@ _FORMAT_NAMES = {"jpg": "jpeg"}
 _MAX_FRAMES_COUNTED = 10_000
 
 
-def validate_params(params: dict) -> dict:
-    return validate_schema(PARAMS, params)
-
-
-def process(ctx: ProcessorContext) -> ProcessorResult:
-    sniffed = require_input_kind(ctx, TYPE, INPUT_KINDS)
-    ctx.report_progress(0)
-    if sniffed.kind == "image":
-        facts = probe_image(ctx.input_path)
-    else:
-        facts = probe_media(ctx.input_path)
-    output = {
-        "format": _FORMAT_NAMES.get(sniffed.extension, sniffed.extension),
-        "content_type": sniffed.content_type,
+def run(source: Input, params: dict, progress: Progress) -> Output:
+    facts = probe_image(source.path) if source.kind == "image" else probe_media(source.path)
+    return Output({
+        "format": _FORMAT_NAMES.get(source.extension, source.extension),
+        "content_type": source.content_type,
         **facts,
-        "size_bytes": os.path.getsize(ctx.input_path),
-    }
-    ctx.report_progress(100)
-    return ProcessorResult(output=output)
-
-
-def _stream_facts(stream) -> dict:
-    cc = stream.codec_context
-    facts = {
-        "index": stream.index,
-        "type": stream.type,
-        "codec": cc.codec.canonical_name if cc is not None else None,
-        "width": None,
-        "height": None,
-        "fps": None,
-        "sample_rate": None,
-        "channels": None,
-        "bit_rate": (cc.bit_rate or None) if cc is not None else None,
-        "duration": (
-            round(float(stream.duration * stream.time_base), 3)
-            if stream.duration and stream.time_base
-            else None
-        ),
-        "language": stream.language,
-    }
-    if stream.type == "video" and cc is not None:
-        facts["width"] = cc.width or None
-        facts["height"] = cc.height or None
-        rate = stream.average_rate or stream.guessed_rate
-        facts["fps"] = round(float(rate), 3) if rate else None
-    elif stream.type == "audio" and cc is not None:
-        facts["sample_rate"] = cc.sample_rate or None
-        facts["channels"] = cc.channels or None
-    return facts
-
-
-def probe_media(path: str) -> dict:
-    """Container facts for an audio/video file (used by other processors too)."""
-    container = open_media(path)
-    with container, guard():
-        streams = [_stream_facts(s) for s in container.streams]
-        if not any(s["type"] in ("video", "audio") for s in streams):
-            raise ProcessingError(CORRUPT_INPUT, "Invalid input: the file has no audio or video stream")
-        duration = media_duration(container)
-        if duration is None:
-            durations = [s["duration"] for s in streams if s["duration"]]
-            duration = max(durations) if durations else None
-        return {
-            "format_name": container.format.name,
-            "duration": round(duration, 3) if duration is not None else None,
-            "bit_rate": container.bit_rate or None,
-            "streams": streams,
-        }
+        "size_bytes": os.path.getsize(source.path),
+    })
 
 
 def probe_image(path: str) -> dict:
@@ -166,3 +97,12 @@ def _count_frames(img) -> tuple[int, int]:
         img.seek(i)  # reads frame headers; the pixels stay undecoded
         total_ms += int(img.info.get("duration") or 0)
     return n_frames, total_ms
+
+
+PROCESSOR = Processor(
+    type="media.probe",
+    input_kinds={"video", "audio", "image"},
+    timeout_class="short",
+    params=ProbeParams,
+    run=run,
+)

@@ -22,35 +22,27 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 
-from .audio_convert import AudioEncoder
-from .base import (
-    CORRUPT_INPUT,
-    PROCESSING_FAILED,
-    Choice,
-    Integer,
-    ProcessingError,
-    ProcessorContext,
-    ProcessorResult,
-    Progress,
+from jobs.processing_errors import CORRUPT_INPUT, PROCESSING_FAILED, ProcessingError
+from jobs.processors.audio_encoder import AudioEncoder
+from jobs.processors.base import Input, Output, Processor, Progress, guard
+from jobs.processors.media import (
     check_complete,
     check_video_stream,
     decode_frames,
     media_duration,
-    guard,
     open_media,
-    require_input_kind,
-    validate_schema,
+    probe_media,
+    video_stream,
 )
-from .video_thumbnail import video_stream
+from jobs.processors.params import ChoiceParam, IntegerParam, ParamsSerializer
 
-TYPE = "video.convert"
-CLASS = "long"
-INPUT_KINDS = {"video"}
 
-PARAMS = {
-    "format": Choice(["mp4", "webm"], default="mp4"),
-    "max_height": Integer(16, 4320),
-}
+class VideoConvertParams(ParamsSerializer):
+    """video.convert: the output format and an optional height limit (dimensions stay even)."""
+
+    format = ChoiceParam(["mp4", "webm"], default="mp4", help_text="mp4: H.264 + AAC; webm: VP9 + Opus")
+    max_height = IntegerParam(16, 4320, help_text="Taller frames (as displayed) are scaled down to this height")
+
 
 # format: (muxer, muxer options, video encoder, encoder options, audio format for AudioEncoder, content type)
 FORMATS = {
@@ -64,23 +56,15 @@ DEFAULT_FPS = Fraction(30)
 MAX_FPS = 120
 
 
-def validate_params(params: dict) -> dict:
-    return validate_schema(PARAMS, params)
-
-
-def process(ctx: ProcessorContext) -> ProcessorResult:
+def run(source: Input, params: dict, progress: Progress) -> Output:
     import av
 
-    require_input_kind(ctx, TYPE, INPUT_KINDS)
-    params = {**validate_params({}), **ctx.params}
     fmt = params["format"]
     muxer, muxer_options, vcodec, vcodec_options, audio_format, content_type = FORMATS[fmt]
-    progress = Progress(ctx.report_progress)
-    progress(0, force=True)
 
-    rotation = _first_frame_rotation(ctx.input_path)
-    path = os.path.join(ctx.output_dir, f"output.{fmt}")
-    container = open_media(ctx.input_path)
+    rotation = _first_frame_rotation(source.path)
+    path = source.output_path(f"output.{fmt}")
+    container = open_media(source.path)
     with container, guard("this video"):
         vstream = video_stream(container)
         width, height = check_video_stream(vstream)
@@ -134,15 +118,12 @@ def process(ctx: ProcessorContext) -> ProcessorResult:
             if audio_encoder is not None:
                 audio_encoder.flush(out, aout)
 
-    from .probe import probe_media
-
     facts = probe_media(path)
     video = next(s for s in facts["streams"] if s["type"] == "video")
     audio = next((s for s in facts["streams"] if s["type"] == "audio"), None)
     shown_w, shown_h = (video["height"], video["width"]) if rotation % 180 == 90 else (video["width"], video["height"])
-    progress.done()
-    return ProcessorResult(
-        output={
+    return Output(
+        {
             "format": fmt,
             "width": shown_w,
             "height": shown_h,
@@ -154,8 +135,8 @@ def process(ctx: ProcessorContext) -> ProcessorResult:
             "bit_rate": facts["bit_rate"],
             "size_bytes": os.path.getsize(path),
         },
-        output_file=path,
-        output_content_type=content_type,
+        file=path,
+        content_type=content_type,
     )
 
 
@@ -190,3 +171,12 @@ def _output_size(width: int, height: int, rotation: int, max_height: int | None)
         return max(2, int(round(x / 2)) * 2)
 
     return even(width * scale), even(height * scale)
+
+
+PROCESSOR = Processor(
+    type="video.convert",
+    input_kinds={"video"},
+    timeout_class="long",
+    params=VideoConvertParams,
+    run=run,
+)

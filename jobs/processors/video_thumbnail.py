@@ -13,49 +13,25 @@ from __future__ import annotations
 
 import os
 
-from .base import (
-    CORRUPT_INPUT,
-    UNSUPPORTED_INPUT,
-    Choice,
-    Integer,
-    Number,
-    ProcessingError,
-    ProcessorContext,
-    ProcessorResult,
-    Progress,
-    check_video_stream,
-    decode_frames,
-    media_duration,
-    guard,
-    open_media,
-    require_input_kind,
-    validate_schema,
-)
+from jobs.processing_errors import CORRUPT_INPUT, ProcessingError
+from jobs.processors.base import Input, Output, Processor, Progress, guard
+from jobs.processors.media import check_video_stream, decode_frames, media_duration, open_media, video_stream
+from jobs.processors.params import ChoiceParam, IntegerParam, NumberParam, ParamsSerializer
 
-TYPE = "video.thumbnail"
-CLASS = "short"
-INPUT_KINDS = {"video"}
 
-PARAMS = {
-    "at_seconds": Number(min_value=0, default=1.0),
-    "format": Choice(["jpeg", "png"], default="jpeg"),
-    "width": Integer(1, 10000),
-}
+class VideoThumbnailParams(ParamsSerializer):
+    """video.thumbnail: which frame, in which format, at which width."""
+
+    at_seconds = NumberParam(min_value=0, default=1.0, help_text="The time of the frame; past the end: the last frame")
+    format = ChoiceParam(["jpeg", "png"], default="jpeg")
+    width = IntegerParam(1, 10000, help_text="Pixels; the height follows the aspect ratio. Default: the video's")
+
 
 JPEG_QUALITY = 90
 
 
-def validate_params(params: dict) -> dict:
-    return validate_schema(PARAMS, params)
-
-
-def process(ctx: ProcessorContext) -> ProcessorResult:
-    require_input_kind(ctx, TYPE, INPUT_KINDS)
-    params = {**validate_params({}), **ctx.params}
-    progress = Progress(ctx.report_progress)
-    progress(0, force=True)
-
-    image, at_seconds = _grab(ctx.input_path, params["at_seconds"], progress)
+def run(source: Input, params: dict, progress: Progress) -> Output:
+    image, at_seconds = _grab(source.path, params["at_seconds"], progress)
     if params["width"]:
         from PIL import Image
 
@@ -63,14 +39,13 @@ def process(ctx: ProcessorContext) -> ProcessorResult:
         image = image.resize((params["width"], height), Image.Resampling.LANCZOS)
 
     fmt = params["format"]
-    path = os.path.join(ctx.output_dir, "thumbnail." + ("jpg" if fmt == "jpeg" else "png"))
+    path = source.output_path("thumbnail." + ("jpg" if fmt == "jpeg" else "png"))
     if fmt == "jpeg":
         image.save(path, "JPEG", quality=JPEG_QUALITY)
     else:
         image.save(path, "PNG")
-    progress.done()
-    return ProcessorResult(
-        output={
+    return Output(
+        {
             "width": image.width,
             "height": image.height,
             "format": fmt,
@@ -78,19 +53,9 @@ def process(ctx: ProcessorContext) -> ProcessorResult:
             "requested_at_seconds": params["at_seconds"],
             "size_bytes": os.path.getsize(path),
         },
-        output_file=path,
-        output_content_type="image/jpeg" if fmt == "jpeg" else "image/png",
+        file=path,
+        content_type="image/jpeg" if fmt == "jpeg" else "image/png",
     )
-
-
-def video_stream(container):
-    """The main video stream (cover art in audio files does not count)."""
-    import av
-
-    for stream in container.streams.video:
-        if not stream.disposition & av.stream.Disposition.attached_pic:
-            return stream
-    raise ProcessingError(UNSUPPORTED_INPUT, "Unsupported input: the file has no video stream")
 
 
 def _grab(path: str, at_seconds: float, progress: Progress):
@@ -157,3 +122,12 @@ def _display_image(frame, stream):
     if rotation in transpose:
         image = image.transpose(transpose[rotation])
     return image
+
+
+PROCESSOR = Processor(
+    type="video.thumbnail",
+    input_kinds={"video"},
+    timeout_class="short",
+    params=VideoThumbnailParams,
+    run=run,
+)

@@ -1,9 +1,10 @@
 """Creating a job: POST /jobs (URL input) and POST /jobs/stream (upload).
 
-Rules of SPEC §8 that need more than field validation live here: the input
-URL's preflight, `auto` type resolution, params validation by the type's
-processor, the default timeout, the monthly name uniqueness (a database
-constraint), the job quota, Idempotency-Key, and queueing after commit.
+The rules of a job (docs/jobs.md) that need more than field validation live
+here: the input URL's preflight, `auto` type resolution, params validation by
+the type's params serializer (jobs/processors), the default timeout, the
+monthly name uniqueness (a database constraint), the job quota,
+Idempotency-Key, and queueing after commit.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from django.utils import timezone
 from core import outbound
 from core.errors import ApplicationError, ValidationFailed
 from core.ids import new_job_id
-from jobs.models import Job, JobStatus, month_start
-from jobs.services import idempotency, transitions, types
+from jobs.models import Job, JobStatus
+from core.timefmt import month_start
+from jobs.services import idempotency, task_queue, transitions, types
 from jobs.sniff import kind_for_content_type, kind_for_filename, normalize_content_type
 from quotas.outbound_waits import outbound_wait
 from quotas.services import check_job_room, reserve_job
@@ -215,7 +217,7 @@ def create_job(
                 from jobs.serializers import job_data
 
                 idempotency.remember(key_row, status=201, body=job_data(job), job=job)
-            transitions.enqueue(job.pk)
+            task_queue.enqueue(job.pk)
     except IntegrityError:
         if name_conflict(job, name):
             raise duplicate_job() from None

@@ -1,4 +1,4 @@
-"""Direct uploads (SPEC §15), like Mux direct uploads and S3 presigned posts.
+"""Direct uploads (POST /uploads), like Mux direct uploads and S3 presigned posts.
 
 `POST /uploads` reserves a job id and answers where to PUT the file: a
 presigned PUT to the bucket (the bytes never touch an API server), or, on
@@ -27,11 +27,12 @@ from core.errors import ApplicationError, ValidationFailed, not_found
 from core.ids import new_job_id
 from jobs import sniff
 from jobs.models import Job, Upload
-from jobs.processors.base import ProcessingError
-from jobs.services import storage
+from jobs.processing_errors import ProcessingError
+from jobs.services import scratch, storage
 from jobs.services.create import StoredUpload, create_job
 from jobs.services.upload import CHUNK_SIZE, _claimed_extension, claimed_kind, format_size
-from quotas.plans import PAID_TIERS
+from jobs.services.upload_writer import UploadWriter
+from accounts.plans import PAID_TIERS
 from quotas.services import DataMeter, QuotaExceeded
 
 _SALT = "jobs.direct-upload"
@@ -98,8 +99,8 @@ def receive_put(upload_id: str, token: str, read: Callable[[int], bytes], *, con
                                  f"Input exceeds the {format_size(upload.max_size_bytes)} limit of this upload")
     if content_length is not None and content_length > upload.max_size_bytes:
         raise too_large
-    work_dir = storage.make_work_dir(upload.job_id)
-    writer = storage.UploadWriter(upload.storage_name, work_dir, content_type=upload.content_type,
+    work_dir = scratch.make_work_dir(upload.job_id)
+    writer = UploadWriter(upload.storage_name, work_dir, content_type=upload.content_type,
                                   filename=upload.filename)
     try:
         total = 0
@@ -116,7 +117,7 @@ def receive_put(upload_id: str, token: str, read: Callable[[int], bytes], *, con
     finally:
         if writer is not None:
             writer.abort()
-        storage.remove_work_dir(work_dir)
+        scratch.remove_work_dir(work_dir)
     return upload
 
 

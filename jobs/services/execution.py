@@ -23,8 +23,8 @@ from django.conf import settings
 from core import outbound
 from jobs import runner, shutdown, sniff
 from jobs.models import Job
-from jobs.processors.base import INVALID_PARAMS, ProcessingError
-from jobs.services import direct_uploads, output_limits, storage, transitions, types
+from jobs.processing_errors import INVALID_PARAMS, ProcessingError
+from jobs.services import direct_uploads, output_limits, scratch, storage, task_queue, transitions, types
 from jobs.services.upload import format_size
 from quotas.services import DataMeter, QuotaExceeded
 
@@ -74,12 +74,12 @@ def run_job(job_id: str) -> str:
     if shutdown.requested():
         # This worker is stopping: the job goes back to the queue untouched
         # for another worker (the task this one received is acknowledged).
-        transitions.enqueue_now(job_id)
+        task_queue.enqueue_now(job_id)
         return "handed back"
     job = transitions.claim_job(job_id)
     if job is None:
         return "skipped"
-    work_dir = storage.make_work_dir(job.pk)
+    work_dir = scratch.make_work_dir(job.pk)
     try:
         return _attempt(job, work_dir)
     except _Stop:
@@ -94,7 +94,7 @@ def run_job(job_id: str) -> str:
         message = "Processing failed: internal error. Retry the job; contact support with its id if it persists"
         return "failed" if transitions.fail_job(job, code="PROCESSING_FAILED", message=message) else "stopped"
     finally:
-        storage.remove_work_dir(work_dir)
+        scratch.remove_work_dir(work_dir)
 
 
 def _attempt(job: Job, work_dir: str) -> str:

@@ -1,4 +1,4 @@
-"""Idempotency-Key for POST /jobs (SPEC §8), the way Stripe does it.
+"""Idempotency-Key for POST /jobs (docs/jobs.md), the way Stripe does it.
 
 The same key with the same body within 24 h gets the first response again
 (status and body, plus `Idempotent-Replayed: true`) and creates nothing; the

@@ -1,4 +1,4 @@
-"""How much a job may write (SPEC §17): an output-size limit per type and tier.
+"""How much a job may write (docs/limits.md): an output-size limit per type and tier.
 
 A 306 KB FLAC of silence converts to a 345 MB WAV in 0.4 s (x1,129), so the
 input limits alone do not bound the disk a job can fill. The processing child
@@ -8,7 +8,7 @@ the limit, and its scratch directory goes with the attempt. The output bytes
 of a completed live job count against the monthly data quota like input bytes
 (`count_output`).
 
-The table is in README.md ("Output-size limits"); `AIPROD_JOB_OUTPUT_LIMIT_BYTES`
+The table is in docs/limits.md ("Output-size limits"); `AIPROD_JOB_OUTPUT_LIMIT_BYTES`
 (0 = off) lowers every limit at once, for small disks and for tests.
 """
 

@@ -1,4 +1,4 @@
-"""Signed, expiring download links for a job's output file (SPEC §8).
+"""Signed, expiring download links for a job's output file (docs/jobs.md).
 
 `output_url` works without an API key for AIPROD_JOB_OUTPUT_URL_MAX_AGE
 seconds (1 h); in webhook payloads for the whole retry window

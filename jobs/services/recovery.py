@@ -1,4 +1,4 @@
-"""Nothing stays `processing` forever (SPEC §8): the sweeper and the
+"""Nothing stays `processing` forever (docs/jobs.md): the sweeper and the
 recover_stuck_jobs command. The jobs table, not the queue, is the truth.
 
 * A processing job whose heartbeat (last_activity_at) is older than
@@ -27,7 +27,7 @@ from django.utils import timezone
 from core.errors import ApplicationError
 from jobs.models import Job, JobStatus
 from jobs.selectors import stuck_jobs
-from jobs.services import idempotency, storage, transitions, workers
+from jobs.services import idempotency, scratch, transitions, workers
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def sweep_stale_jobs(*, now=None, stale_after: int | None = None) -> dict:
     summary["requeued"] += dead["jobs_requeued"]
     summary["pending_requeued"] = _requeue_orphaned_pending(now)
     summary["idempotency_keys_pruned"] = idempotency.prune_expired()
-    summary["work_dirs_removed"] = storage.remove_stale_work_dirs(settings.AIPROD_JOB_WORK_DIR_MAX_AGE)
+    summary["work_dirs_removed"] = scratch.remove_stale_work_dirs(settings.AIPROD_JOB_WORK_DIR_MAX_AGE)
     if summary["requeued"] or summary["failed"] or summary["pending_requeued"]:
         logger.warning("job sweep: %s", summary)
     return summary

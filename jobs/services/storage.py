@@ -3,11 +3,9 @@ default, an S3-compatible bucket when AIPROD_S3_BUCKET is set), plus local
 scratch space.
 
 Names: `jobs/<job id>/input.<ext>` (uploads), `jobs/<job id>/output/<file>`,
-`uploads/<upload id>` (direct uploads, SPEC §15).
-Scratch (uploads in flight, downloads, processor output) lives under
-AIPROD_JOB_WORK_DIR, by default `<MEDIA_ROOT>/.work`, on the same file system
-as local storage so a finished file is renamed into place, not copied. It is
-private to the process: with a bucket, nothing here is read by another node.
+`uploads/<upload id>` (direct uploads, jobs/services/direct_uploads.py).
+Scratch space (uploads in flight, downloads, processor output) is
+jobs/services/scratch.py; a file stored while it arrives, jobs/services/upload_writer.py.
 
 With a bucket: uploads go up as a multipart upload while they arrive
 (UploadWriter), workers download inputs into scratch and upload outputs
@@ -23,7 +21,6 @@ import contextlib
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -33,7 +30,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, default_storage, storages
 
-from jobs.processors.base import ProcessingError
+from jobs.processing_errors import ProcessingError
 
 logger = logging.getLogger(__name__)
 
@@ -61,14 +58,14 @@ def warm_up() -> None:
     """Makes the bucket's client now (no request is sent): its models cost
     ~13 MB once per process, which belongs to startup, not to an upload."""
     if is_remote():
-        _s3()
+        s3_client()
 
 
 def backend_name() -> str:
     return "s3" if is_remote() else "local"
 
 
-def _s3():
+def s3_client():
     """(boto3 client, bucket name, key-of(name)) of the S3 storage."""
     from storages.utils import clean_name
 
@@ -76,7 +73,7 @@ def _s3():
     return st.connection.meta.client, st.bucket_name, lambda name: st._normalize_name(clean_name(name))
 
 
-def _s3_errors():
+def s3_errors():
     from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -128,49 +125,6 @@ def check_backend() -> dict:
     }
 
 
-def work_root() -> Path:
-    root = Path(settings.AIPROD_JOB_WORK_DIR or Path(settings.MEDIA_ROOT) / ".work")
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def make_work_dir(prefix: str) -> str:
-    """A fresh private scratch directory; the caller removes it (remove_work_dir)."""
-    return tempfile.mkdtemp(prefix=f"{prefix}-", dir=work_root())
-
-
-def remove_work_dir(path: str | None) -> None:
-    if path:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def remove_stale_work_dirs(older_than_seconds: float, *, now: float | None = None) -> int:
-    """Removes scratch directories nothing has written to for
-    `older_than_seconds`: what a killed worker or server left behind (a live
-    job or upload writes into its directory, which keeps it fresh). Returns
-    how many were removed."""
-    now = time.time() if now is None else now
-    removed = 0
-    for entry in work_root().iterdir():
-        try:
-            if not entry.is_dir() or now - _last_write(entry) < older_than_seconds:
-                continue
-        except FileNotFoundError:  # removed meanwhile by its owner
-            continue
-        shutil.rmtree(entry, ignore_errors=True)
-        removed += 1
-    return removed
-
-
-def _last_write(directory: Path) -> float:
-    newest = directory.stat().st_mtime
-    for root, dirs, files in os.walk(directory):
-        for name in files + dirs:
-            with contextlib.suppress(FileNotFoundError):
-                newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
-    return newest
-
-
 def input_name(job_id: str, extension: str) -> str:
     return f"jobs/{job_id}/input.{extension or 'bin'}"
 
@@ -190,7 +144,7 @@ class _LocalFile(File):
         return self._path
 
 
-def _disposition(filename: str) -> str:
+def content_disposition(filename: str) -> str:
     from django.utils.http import content_disposition_header
 
     return content_disposition_header(True, filename)
@@ -217,9 +171,9 @@ def save_local_file(name: str, path: str, *, content_type: str = "", filename: s
     after that calls `on_late(name)` from its thread (or, without one,
     deletes the object): nobody is waiting for it any more."""
     if is_remote():
-        client, bucket, key = _s3()
+        client, bucket, key = s3_client()
         extra = {"ContentType": content_type or "application/octet-stream",
-                 "ContentDisposition": _disposition(filename or os.path.basename(name))}
+                 "ContentDisposition": content_disposition(filename or os.path.basename(name))}
         discard = on_late or (lambda late_name: delete_files([late_name]))
         try:
             if stop_at is None:
@@ -227,7 +181,7 @@ def save_local_file(name: str, path: str, *, content_type: str = "", filename: s
             else:
                 _until(lambda: client.upload_file(path, bucket, key(name), ExtraArgs=extra),
                        stop_at=stop_at, keep_going=keep_going, tick=tick, on_late=lambda: discard(name), what=name)
-        except _s3_errors():
+        except s3_errors():
             logger.warning("upload of %s failed", name, exc_info=True)
             raise StorageUnavailable("write the file to the object store") from None
         return name
@@ -286,10 +240,10 @@ def local_copy(name: str, work_dir: str) -> Iterator[str]:
         yield path
         return
     target = os.path.join(work_dir, "input" + os.path.splitext(name)[1])
-    client, bucket, key = _s3()
+    client, bucket, key = s3_client()
     try:
         client.download_file(bucket, key(name), target)
-    except _s3_errors() as exc:
+    except s3_errors() as exc:
         if _not_found(exc):
             raise ProcessingError("INVALID_INPUT", "Invalid input: the stored input file is missing") from None
         logger.warning("download of %s failed", name, exc_info=True)
@@ -306,10 +260,10 @@ def stored_size(name: str) -> int | None:
     if not name:
         return None
     if is_remote():
-        client, bucket, key = _s3()
+        client, bucket, key = s3_client()
         try:
             return client.head_object(Bucket=bucket, Key=key(name))["ContentLength"]
-        except _s3_errors() as exc:
+        except s3_errors() as exc:
             if _not_found(exc):
                 return None
             raise StorageUnavailable("reach the object store") from None
@@ -329,106 +283,21 @@ def download_url(name: str, *, filename: str, content_type: str) -> str | None:
     local storage (the API streams the file itself)."""
     if not is_remote():
         return None
-    client, bucket, key = _s3()
+    client, bucket, key = s3_client()
     return client.generate_presigned_url("get_object", Params={
         "Bucket": bucket, "Key": key(name),
         "ResponseContentType": content_type or "application/octet-stream",
-        "ResponseContentDisposition": _disposition(filename),
+        "ResponseContentDisposition": content_disposition(filename),
     }, ExpiresIn=settings.AIPROD_S3_URL_EXPIRY)
 
 
 def presigned_put(name: str, *, content_type: str, expires_in: int) -> tuple[str, dict]:
     """(URL, headers the client must send) of a presigned PUT of `name`."""
-    client, bucket, key = _s3()
+    client, bucket, key = s3_client()
     url = client.generate_presigned_url("put_object", Params={
         "Bucket": bucket, "Key": key(name), "ContentType": content_type,
     }, ExpiresIn=expires_in)
     return url, {"Content-Type": content_type}
-
-
-class UploadWriter:
-    """A stored file written as its bytes arrive, also kept in a private
-    scratch file (`path`) for sniffing. Local storage: the scratch file is
-    moved into place on commit(). Bucket: a multipart upload, one PART_SIZE
-    part at a time while the bytes arrive; commit() completes it, abort()
-    (or a failed commit) leaves nothing behind."""
-
-    def __init__(self, name: str, work_dir: str, *, content_type: str = "", filename: str = ""):
-        self.name = name
-        self.path = os.path.join(work_dir, "upload")
-        self._file = open(self.path, "wb")
-        self._remote = is_remote()
-        self._part_start = 0  # offset in the scratch file of the bytes not yet sent
-        self._pending = 0
-        self._parts: list[dict] = []
-        self._upload_id = None
-        if self._remote:
-            self._client, self._bucket, key = _s3()
-            self._key = key(name)
-            try:
-                self._upload_id = self._client.create_multipart_upload(
-                    Bucket=self._bucket, Key=self._key, ContentType=content_type or "application/octet-stream",
-                    ContentDisposition=_disposition(filename or os.path.basename(name)),
-                )["UploadId"]
-            except _s3_errors():
-                self._file.close()
-                raise StorageUnavailable("start the upload to the object store") from None
-
-    def write(self, chunk: bytes) -> None:
-        self._file.write(chunk)
-        if self._remote:
-            self._pending += len(chunk)
-            if self._pending >= PART_SIZE:
-                self._send_part()
-
-    def _send_part(self) -> None:
-        # Read back from the scratch file: one part in memory, no second copy.
-        self._file.flush()
-        with open(self.path, "rb") as f:
-            f.seek(self._part_start)
-            body = f.read(self._pending)
-        self._part_start += self._pending
-        self._pending = 0
-        number = len(self._parts) + 1
-        try:
-            answer = self._client.upload_part(
-                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=body
-            )
-        except _s3_errors():
-            logger.warning("upload part %s of %s failed", number, self.name, exc_info=True)
-            raise StorageUnavailable("write the upload to the object store") from None
-        self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-
-    def finish_local(self) -> None:
-        """Flushes the scratch file (call before sniffing `path`)."""
-        self._file.flush()
-
-    def commit(self, local_name: str | None = None) -> str:
-        """The stored name: `local_name` (default the initial name) for local
-        storage, the initial name for a bucket."""
-        if not self._remote:
-            self._file.close()
-            return save_local_file(local_name or self.name, self.path)
-        if self._pending or not self._parts:
-            self._send_part()
-        self._file.close()
-        try:
-            self._client.complete_multipart_upload(
-                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
-            )
-        except _s3_errors():
-            raise StorageUnavailable("finish the upload to the object store") from None
-        self._upload_id = None
-        return self.name
-
-    def abort(self) -> None:
-        self._file.close()
-        if self._remote and self._upload_id:
-            try:
-                self._client.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
-            except _s3_errors():
-                logger.warning("could not abort the upload of %s", self.name, exc_info=True)
-            self._upload_id = None
 
 
 def delete_files(names: list[str]) -> None:
@@ -461,12 +330,12 @@ def delete_job_files(job_id: str, names: list[str]) -> None:
 
 
 def _delete_prefix(prefix: str) -> None:
-    client, bucket, key = _s3()
+    client, bucket, key = s3_client()
     try:
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key(prefix.rstrip("/")) + "/")
         for page in pages:
             objects = [{"Key": item["Key"]} for item in page.get("Contents", [])]
             if objects:
                 client.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
-    except _s3_errors():
+    except s3_errors():
         logger.warning("could not delete the objects under %s", prefix, exc_info=True)

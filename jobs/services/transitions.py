@@ -1,4 +1,4 @@
-"""Every change of a job's status, in one place (SPEC §8 lifecycle).
+"""Every change of a job's status, in one place (docs/jobs.md, lifecycle).
 
 Each transition is a conditional UPDATE whose row count says who won:
 
@@ -18,8 +18,6 @@ change committed. Enqueueing happens after commit.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from datetime import datetime
 
 from django.conf import settings
@@ -30,7 +28,8 @@ from django.utils import timezone
 from core import metrics
 from core.errors import invalid_state, not_found
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus, JobTransition
-from jobs.services import storage
+from jobs.serializers import job_data
+from jobs.services import storage, task_queue
 from webhooks.services.events import emit_job_event
 
 logger = logging.getLogger(__name__)
@@ -45,33 +44,6 @@ EVENTS = {
     JobStatus.FAILED: "job.failed",
     JobStatus.CANCELLED: "job.cancelled",
 }
-
-
-def worker_identity() -> str:
-    """`host:pid` of this worker process, shown as the job's worker_instance."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def enqueue(job_id: str) -> None:
-    """Queues the job's task once the current transaction commits."""
-    from django_q.tasks import async_task
-
-    transaction.on_commit(lambda: async_task("jobs.tasks.run_job", job_id, **_task_options(job_id)))
-
-
-def _task_options(job_id: str) -> dict:
-    # save=False: a finished run leaves no django-q2 Task row (the job row and
-    # its timeline are the record; a crashed run is still saved). Saving cost
-    # the single monitor process a SELECT ... FOR UPDATE of up to `save_limit`
-    # (1,000) result rows per job, which capped the whole cluster's throughput.
-    return {"task_name": f"run_job {job_id}", "save": False}
-
-
-def enqueue_now(job_id: str) -> None:
-    """Queues the job's task now (no transaction to wait for)."""
-    from django_q.tasks import async_task
-
-    async_task("jobs.tasks.run_job", job_id, **_task_options(job_id))
 
 
 def _record(job: Job, from_status: str | None, *, actor: str, reason: str = "", error_code: str | None = None,
@@ -107,7 +79,7 @@ def _observe(job: Job, from_status: str | None, error_code: str | None) -> None:
 def _emit(job: Job) -> None:
     event = EVENTS.get(job.status)
     if event:
-        emit_job_event(job, event)
+        emit_job_event(job, event, job_data(job, for_webhook=True))
 
 
 def _duration_ms(started_at: datetime | None, now: datetime) -> int | None:
@@ -131,7 +103,7 @@ def claim_job(job_id: str, *, worker: str | None = None) -> Job | None:
     Side effects: started_at, worker_instance, attempted_count + 1,
     last_activity_at; a transition; the job.processing event.
     """
-    worker = worker or worker_identity()
+    worker = worker or task_queue.worker_identity()
     now = timezone.now()
     with transaction.atomic():
         claimed = Job.objects.filter(pk=job_id, status=JobStatus.PENDING).update(
@@ -314,7 +286,7 @@ def retry_job(job: Job, *, actor: str = "api") -> Job:
         _record(fresh, locked.status, actor=actor, reason="Retried", at=now)
         if old_output:
             transaction.on_commit(lambda: storage.delete_files([old_output]))
-        enqueue(fresh.pk)
+        task_queue.enqueue(fresh.pk)
     return fresh
 
 
@@ -349,7 +321,7 @@ def requeue_lost_job(job: Job, *, cutoff: datetime, actor: str = "sweeper") -> b
         _record(fresh, JobStatus.PROCESSING, actor=actor, worker=job.worker_instance,
                 reason=f"{REQUEUED_AFTER_WORKER_LOSS} (no heartbeat for {seconds}s)",
                 at=now)
-        enqueue(fresh.pk)
+        task_queue.enqueue(fresh.pk)
     return True
 
 
@@ -371,7 +343,7 @@ def requeue_running_job(job: Job, *, reason: str, actor: str) -> bool:
             return False
         fresh = Job.objects.get(pk=job.pk)
         _record(fresh, JobStatus.PROCESSING, actor=actor, worker=job.worker_instance, reason=reason, at=now)
-        enqueue(fresh.pk)
+        task_queue.enqueue(fresh.pk)
     return True
 
 
@@ -407,5 +379,5 @@ def requeue_pending_job(job: Job, *, seen_activity: datetime) -> bool:
             last_activity_at=now
         )
         if moved:
-            enqueue(job.pk)
+            task_queue.enqueue(job.pk)
     return bool(moved)

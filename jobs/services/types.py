@@ -8,11 +8,9 @@ validation in the API's error shape.
 from __future__ import annotations
 
 from jobs import processors
-from jobs.processors.base import ParamsInvalid
+from jobs.processing_errors import ParamsInvalid
 
 AUTO = "auto"
-# SPEC §8: "auto" jobs default to the long class's timeout.
-AUTO_DEFAULT_TIMEOUT = 3600
 
 
 def job_types() -> list[str]:
@@ -24,10 +22,8 @@ def type_choices() -> list[str]:
 
 
 def default_timeout(type_name: str) -> int:
-    if type_name == AUTO:
-        return AUTO_DEFAULT_TIMEOUT
-    defaults = processors.DEFAULT_TIMEOUTS
-    return defaults.get(type_name) or defaults[processors.TYPE_CLASSES[type_name]]
+    """The type's class default; `auto` gets the long class's (its type is not known yet)."""
+    return processors.default_timeout(type_name)
 
 
 def auto_type_for(kind: str | None) -> str | None:
@@ -36,11 +32,11 @@ def auto_type_for(kind: str | None) -> str | None:
 
 
 def accepts_kind(type_name: str, kind: str) -> bool:
-    return kind in processors.get_processor(type_name).INPUT_KINDS
+    return kind in processors.get_processor(type_name).input_kinds
 
 
 def validate_params(type_name: str, params: dict) -> dict:
-    """The processor's cleaned params; raises ParamsInvalid (details per param)."""
+    """The params cleaned by the type's params serializer; raises ParamsInvalid (details per param)."""
     return processors.get_processor(type_name).validate_params(params)
 
 

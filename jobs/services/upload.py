@@ -23,10 +23,11 @@ from django.conf import settings
 from core.errors import ApplicationError, ValidationFailed
 from core.ids import new_job_id
 from jobs import sniff
-from jobs.processors.base import ProcessingError
-from jobs.services import storage
+from jobs.processing_errors import ProcessingError
+from jobs.services import scratch, storage
 from jobs.services.create import StoredUpload, check_before_upload, create_job, duplicate_job, name_taken
-from quotas.plans import PAID_TIERS
+from jobs.services.upload_writer import UploadWriter
+from accounts.plans import PAID_TIERS
 from quotas.services import DataMeter, QuotaExceeded
 
 CHUNK_SIZE = 1024 * 1024
@@ -87,12 +88,12 @@ def receive_upload(read: Callable[[int], bytes], *, account, livemode: bool, fil
         if tier_cap is not None and content_length > tier_cap:
             raise _tier_required(tier_cap)
     job_id = new_job_id()
-    work_dir = storage.make_work_dir(job_id)
+    work_dir = scratch.make_work_dir(job_id)
     writer = None
     try:
         # With a bucket the object's name is fixed before the bytes arrive:
         # its extension is the claimed one (the sniffed kind must match it).
-        writer = storage.UploadWriter(storage.input_name(job_id, _claimed_extension(filename)), work_dir,
+        writer = UploadWriter(storage.input_name(job_id, _claimed_extension(filename)), work_dir,
                                       content_type=content_type or "", filename=filename)
         meter = DataMeter(account, livemode=livemode)
         total = 0
@@ -128,7 +129,7 @@ def receive_upload(read: Callable[[int], bytes], *, account, livemode: bool, fil
     finally:
         if writer is not None:
             writer.abort()
-        storage.remove_work_dir(work_dir)
+        scratch.remove_work_dir(work_dir)
     return StoredUpload(job_id=job_id, storage_name=stored, filename=filename, content_type=sniffed.content_type,
                         kind=sniffed.kind, size_bytes=total)
 

@@ -1,4 +1,4 @@
-"""The "Support" group for the admin (SPEC §13), created with exactly the
+"""The "Support" group for the admin (docs/operations.md), created with exactly the
 permissions of ops.support.GRANTS.
 
 Permissions are normally written by post_migrate, after every migration has

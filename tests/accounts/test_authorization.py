@@ -1,4 +1,4 @@
-"""Authorization: scopes, tiers, suspension, IP allow-list (SPEC §6)."""
+"""Authorization: scopes, tiers, suspension, IP allow-list (docs/authentication.md)."""
 
 import re
 

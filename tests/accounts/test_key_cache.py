@@ -4,7 +4,6 @@ the TTL (accounts/key_cache.py)."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from django.db import connection
@@ -71,22 +70,28 @@ def test_a_tier_change_in_the_admin_applies_at_once(free, admin_client):
     assert free.api.get(CURRENT)["X-RateLimit-Limit"] == "100"
 
 
-def test_a_change_made_by_another_process_applies_within_the_ttl(pro, settings):
+def test_a_change_made_by_another_process_applies_within_the_ttl(pro, settings, time_machine):
+    time_machine.move_to(timezone.now(), tick=False)
     settings.AIPROD_AUTH_CACHE_SECONDS = 1.0
     pro.api.get(CURRENT)  # first use writes last_used_at, which drops the cached row
     assert pro.api.get(CURRENT).status_code == 200  # cached from here
     # Another process revokes it: this process's cache is not told.
     ApiKey.objects.filter(key_hash=hash_key(pro.key)).update(revoked_at="2026-01-01T00:00:00Z")
     assert pro.api.get(CURRENT).status_code == 200  # still cached
-    time.sleep(1.05)
+    time_machine.shift(0.99)
+    assert pro.api.get(CURRENT).status_code == 200  # still within the second
+    time_machine.shift(0.02)
     assert pro.api.get(CURRENT).json()["code"] == "REVOKED_KEY"
 
 
-def test_a_cached_key_still_expires_on_time(pro):
+def test_a_cached_key_still_expires_on_time(pro, time_machine):
+    time_machine.move_to(timezone.now(), tick=False)
     ApiKey.objects.filter(key_hash=hash_key(pro.key)).update(expires_at=timezone.now() + timedelta(seconds=2))
     pro.api.get(CURRENT)  # first use writes last_used_at, which drops the cached row
     assert pro.api.get(CURRENT).status_code == 200  # cached for 5 s from here
-    time.sleep(2.1)
+    time_machine.shift(1.9)
+    assert pro.api.get(CURRENT).status_code == 200
+    time_machine.shift(0.2)
     assert pro.api.get(CURRENT).json()["code"] == "EXPIRED_KEY"
 
 
@@ -102,3 +107,12 @@ def test_requests_do_not_share_model_instances(pro):
     one, two = api_key_by_hash(hash_key(pro.key)), api_key_by_hash(hash_key(pro.key))
     assert one is not two and one.account is not two.account
     assert one.pk == two.pk
+
+
+def test_a_clock_stepped_back_makes_a_cached_row_stale(pro, time_machine):
+    time_machine.move_to(timezone.now(), tick=False)
+    pro.api.get(CURRENT)
+    assert pro.api.get(CURRENT).status_code == 200  # cached from here
+    ApiKey.objects.filter(key_hash=hash_key(pro.key)).update(revoked_at="2026-01-01T00:00:00Z")
+    time_machine.shift(-10)  # an NTP step back must not stretch the cache's life
+    assert pro.api.get(CURRENT).json()["code"] == "REVOKED_KEY"

@@ -1,4 +1,4 @@
-"""The allow-list endpoints and the lockout guard (SPEC §11)."""
+"""The allow-list endpoints and the lockout guard (docs/authentication.md)."""
 
 import pytest
 
@@ -92,7 +92,7 @@ def test_errors_in_the_nested_shape_are_reported_where_they_were_sent(pro, body,
     assert response.json()["details"] == details
 
 
-# --------------------------------------------------------------------------- live key required (SPEC §17)
+# --------------------------------------------------------------------------- live key required (docs/authentication.md)
 
 @pytest.mark.parametrize("method, path, body", [
     ("patch", "/account/security", {"enabled": True, "ips": ["203.0.113.10"], "force": True}),

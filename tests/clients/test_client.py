@@ -185,7 +185,7 @@ def test_each_error_code_raises_its_own_class_with_the_request_id(free, personas
 
 def test_quota_exceeded_is_its_own_class(free, connect, files):
     from quotas.models import MonthlyUsage
-    from quotas.services import month_start
+    from core.timefmt import month_start
 
     MonthlyUsage.objects.create(account=free.account, month=month_start(), jobs_count=100)
     with pytest.raises(errors.QuotaExceededError) as caught:

@@ -1,4 +1,4 @@
-"""The error contract of SPEC §4 on DRF and plain Django paths alike."""
+"""The error contract of docs/errors.md on DRF and plain Django paths alike."""
 
 import pytest
 from django.test import Client

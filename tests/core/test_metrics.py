@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.services import transitions
 from quotas.models import MonthlyUsage
-from quotas.services import month_start
+from core.timefmt import month_start
 from tests.conftest import Api
 from tests.httpservers import serve
 from tests.webhooks.conftest import make_job, receiver, register  # noqa: F401 (receiver: a fixture)

@@ -10,7 +10,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Account
-from jobs.models import Job, month_start
+from jobs.models import Job
+from core.timefmt import month_start
 from tests.conftest import Persona, make_persona
 
 PASSWORD = "correct horse battery"

@@ -98,11 +98,12 @@ def test_a_completed_job_links_its_signed_output(customer):
 
 def test_the_timeline_links_a_jobs_webhook_deliveries(customer, settings):
     from tests.httpservers import serve
+    from jobs.serializers import job_data
     from webhooks.services.events import emit_job_event
 
     settings.AIPROD_WEBHOOK_TIMEOUT = 2
     with serve({"/hook": 200}) as receiver:
         job = make_job(customer.account, webhook_url=receiver.url + "/hook")
-        emit_job_event(job, "job.failed")
+        emit_job_event(job, "job.failed", job_data(job, for_webhook=True))
         html = customer.client.get(f"/dashboard/jobs/{job.id}").content.decode()
     assert "/dashboard/webhooks/deliveries/dlv_" in html

@@ -20,8 +20,9 @@ from accounts.models import ApiKey, RequestLog
 from accounts.services.api_keys import create_api_key
 from jobs.models import Job
 from quotas.models import MonthlyUsage
-from quotas.plans import GB
-from quotas.services import consume_data, month_start, reserve_job
+from accounts.plans import GB
+from quotas.services import consume_data, reserve_job
+from core.timefmt import month_start
 from tests import media_factory
 from tests.dashboard.conftest import make_job
 from tests.httpservers import serve

@@ -8,6 +8,8 @@ import pytest
 
 from tests import media_factory as mf
 from tests.httpservers import serve
+from tests.jobs.buckets import PREFIX, Bucket
+from tests.s3server import TcpProxy, storages_for
 
 CONTENT_TYPES = {
     "pic.png": "image/png",
@@ -66,3 +68,29 @@ def children():
     from tests.jobs.helpers import ChildWatch
 
     return ChildWatch()
+
+
+# Object storage (tests/jobs/test_object_storage*.py)
+
+@pytest.fixture
+def bucket(s3_server, settings) -> Bucket:
+    """Job files in a fresh bucket of the test's own, under AIPROD_S3_PREFIX."""
+    name = s3_server.create_bucket()
+    settings.STORAGES = storages_for(s3_server.endpoint, name, prefix=PREFIX)
+    return Bucket(client=s3_server.client(), name=name, endpoint=s3_server.endpoint)
+
+
+@pytest.fixture
+def flaky_bucket(s3_server, settings):
+    """A bucket reached through a proxy the test can stop and start."""
+    proxy = TcpProxy(s3_server.port).start()
+    name = s3_server.create_bucket()
+    settings.STORAGES = storages_for(proxy.endpoint, name, prefix=PREFIX)
+    yield proxy, Bucket(client=s3_server.client(), name=name, endpoint=s3_server.endpoint)
+    proxy.stop()
+
+
+@pytest.fixture
+def local_files(settings):
+    """The local directory backend, whatever AIPROD_TEST_STORAGE says."""
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}

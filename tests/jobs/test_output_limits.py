@@ -1,4 +1,4 @@
-"""A job may write only so much (SPEC §17): RLIMIT_FSIZE in the processing
+"""A job may write only so much (docs/limits.md): RLIMIT_FSIZE in the processing
 child, an output-size limit per type and tier, OUTPUT_TOO_LARGE, scratch
 removed, and output bytes counted against the monthly data quota."""
 
@@ -13,7 +13,7 @@ import pytest
 
 from jobs import tasks
 from jobs.models import Job
-from jobs.services import storage
+from jobs.services import scratch, storage
 from jobs.services.output_limits import limit_for
 from quotas.models import MonthlyUsage
 from tests import media_factory as mf
@@ -56,7 +56,7 @@ def test_a_flac_of_silence_converted_to_wav_past_the_limit_fails_output_too_larg
     )
     assert job.output_file == ""
     # The scratch directory (with the partial WAV) went with the attempt; nothing was stored.
-    assert os.listdir(storage.work_root()) == []
+    assert os.listdir(scratch.work_root()) == []
     assert not any(name.startswith("output") for _, _, names in os.walk(settings.MEDIA_ROOT) for name in names)
     assert children.new() == []
     # Only the input was counted: the discarded output is not.
@@ -85,7 +85,7 @@ def test_an_output_that_does_not_fit_the_data_quota_fails_quota_exceeded(free, s
     job = Job.objects.get(pk=job_id)
     assert (job.error_code, job.output_file) == ("QUOTA_EXCEEDED", "")
     assert job.error.startswith("Monthly data limit (1 GB) exceeded")
-    assert os.listdir(storage.work_root()) == []
+    assert os.listdir(scratch.work_root()) == []
 
 
 def test_limits_differ_by_type_and_tier_and_the_setting_caps_them(settings):

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.utils import timezone as dj_timezone
 
-from jobs.models import Job, JobStatus, month_start
+from jobs.models import Job, JobStatus
+
+from core.timefmt import month_start
 from webhooks.models import Delivery, DeliveryAttempt
 from tests.jobs.helpers import create_job, created, unique_name
 

@@ -17,7 +17,7 @@ from django_q.models import OrmQ
 
 from jobs.models import Job, JobStatus, JobTransition
 from jobs.services.recovery import queued_job_ids, sweep_stale_jobs
-from jobs.services.storage import make_work_dir
+from jobs.services.scratch import make_work_dir
 from tests.jobs.helpers import create_job, created
 
 

@@ -13,7 +13,7 @@ from django.test.client import ClientHandler, RequestFactory
 
 from jobs import sniff, tasks
 from jobs.models import Job
-from jobs.services import storage
+from jobs.services import scratch, storage
 
 MP4_HEADER = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
 
@@ -66,7 +66,7 @@ def upload(persona, data: bytes, *, key=None, **query):
 
 
 def leftovers() -> list[str]:
-    root = storage.work_root()
+    root = scratch.work_root()
     return os.listdir(root)
 
 
@@ -253,7 +253,7 @@ def test_params_ride_in_the_query_string_as_json(free, media):
 
 def test_a_used_up_job_quota_is_refused_before_the_body_is_read(free, media):
     from quotas.models import MonthlyUsage
-    from quotas.services import month_start
+    from core.timefmt import month_start
 
     MonthlyUsage.objects.create(account=free.account, month=month_start(), jobs_count=100)
     read = []

@@ -15,7 +15,8 @@ from django.utils import timezone
 from accounts.models import Account, ApiKey, IpAllowlistEntry, RequestLog
 from ops.models import Incident, MaintenanceMode
 from ops.support import GROUP_NAME
-from jobs.models import Job, JobStatus, JobTransition, Upload, month_start
+from jobs.models import Job, JobStatus, JobTransition, Upload
+from core.timefmt import month_start
 from tests.admin_urls import admin_url
 from tests.httpservers import serve
 from tests.jobs.helpers import unique_name

@@ -1,4 +1,4 @@
-"""GET /diagnostics: every field of SPEC §12, from real readings."""
+"""GET /diagnostics: every field it reports (docs/operations.md), from real readings."""
 
 from __future__ import annotations
 

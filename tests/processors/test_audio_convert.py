@@ -2,8 +2,8 @@ import av
 import pytest
 
 from jobs.processors import get_processor
-from jobs.processors.base import ParamsInvalid, ProcessingError
-from jobs.processors.probe import probe_media
+from jobs.processors import ParamsInvalid, ProcessingError
+from jobs.processors.media import probe_media
 from tests import media_factory as mf
 
 
@@ -27,7 +27,7 @@ def test_it_converts_to_every_output_format(run, wav, fmt, codec, content_type):
     assert out["duration"] == pytest.approx(1.0, abs=0.06)
     assert out["sample_rate"] == (48000 if fmt == "ogg" else 44100)  # Opus only runs at 48 kHz and below
     assert out["bit_rate"] > 0 and out["size_bytes"] == result.file.stat().st_size
-    assert result.result.output_content_type == content_type
+    assert result.result.content_type == content_type
     # The file really is what the output says.
     facts = probe_media(str(result.file))
     assert facts["streams"][0]["codec"] == codec
@@ -38,7 +38,7 @@ def test_it_uses_the_requested_bitrate_and_sample_rate(run, wav):
     assert (out["bit_rate"], out["sample_rate"]) == (64000, 22050)
     small = run("audio.convert", wav, {"format": "aac", "bitrate": 32000}).result
     large = run("audio.convert", wav, {"format": "aac", "bitrate": 256000}).result
-    assert small.output["size_bytes"] < large.output["size_bytes"]
+    assert small.data["size_bytes"] < large.data["size_bytes"]
 
 
 def test_m4a_is_aac_in_an_mp4_container_with_the_index_first(run, wav):
@@ -60,7 +60,7 @@ def test_ogg_is_opus_unless_vorbis_is_asked_for(run, wav):
     assert run("audio.convert", wav, {"format": "ogg", "codec": "opus"}).output["codec"] == "opus"
     result = run("audio.convert", wav, {"format": "ogg", "codec": "vorbis", "sample_rate": 22050})
     assert (result.output["codec"], result.output["sample_rate"]) == ("vorbis", 22050)
-    assert result.result.output_content_type == "audio/ogg"
+    assert result.result.content_type == "audio/ogg"
     with av.open(str(result.file)) as ogg:
         audio = ogg.streams.audio[0]
         assert ogg.format.name == "ogg"

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.processors.base import ProcessingError
+from jobs.processors import ProcessingError
 from tests import media_factory as mf
 
 # espeak-ng (klatt voice, 160 wpm): "hello world. <pause> one two three four
@@ -14,27 +14,28 @@ SPEECH = Path(__file__).resolve().parents[1] / "fixtures" / "speech.wav"
 def transcript(tmp_path_factory):
     """Transcribe the speech sample once for the whole module (it takes ~2 s)."""
     from jobs.processors import get_processor
-    from jobs.processors.base import ProcessorContext
 
     output_dir = tmp_path_factory.mktemp("transcript")
     progress = []
-    ctx = ProcessorContext(str(SPEECH), "audio", "audio/wav", {}, str(output_dir), progress.append)
-    return get_processor("audio.transcribe").process(ctx), progress
+    result = get_processor("audio.transcribe").process(str(SPEECH), params={}, output_dir=str(output_dir),
+                                                       declared_content_type="audio/wav",
+                                                       report_progress=progress.append)
+    return result, progress
 
 
 def test_it_recognises_the_words_of_the_speech_sample(transcript):
     result, _ = transcript
-    words = [w["word"] for w in result.output["words"]]
+    words = [w["word"] for w in result.data["words"]]
     # pocketsphinx is not very accurate: assert words it reliably gets right, in order.
     expected = ["hello", "world", "three", "four", "five", "test"]
     assert [w for w in words if w in expected] == expected
-    assert result.output["text"] == " ".join(s["text"] for s in result.output["segments"])
-    assert result.output["warning"] is None and result.output["language"] == "en-us"
+    assert result.data["text"] == " ".join(s["text"] for s in result.data["segments"])
+    assert result.data["warning"] is None and result.data["language"] == "en-us"
 
 
 def test_word_timings_are_ordered_and_inside_the_recording(transcript):
     result, _ = transcript
-    out = result.output
+    out = result.data
     assert out["duration"] == pytest.approx(5.26, abs=0.05)
     previous_end = 0.0
     for word in out["words"]:
@@ -47,7 +48,7 @@ def test_word_timings_are_ordered_and_inside_the_recording(transcript):
 
 def test_the_pauses_split_the_speech_into_segments(transcript):
     result, _ = transcript
-    segments = result.output["segments"]
+    segments = result.data["segments"]
     assert len(segments) == 3
     assert segments[0]["text"].startswith("hello world")
     assert "three four five" in segments[1]["text"]
@@ -57,9 +58,9 @@ def test_the_pauses_split_the_speech_into_segments(transcript):
 
 def test_it_writes_one_segment_per_line_and_reports_progress(transcript):
     result, progress = transcript
-    assert result.output_content_type == "text/plain; charset=utf-8"
-    lines = open(result.output_file, encoding="utf-8").read().splitlines()
-    assert lines == [s["text"] for s in result.output["segments"]]
+    assert result.content_type == "text/plain; charset=utf-8"
+    lines = open(result.file, encoding="utf-8").read().splitlines()
+    assert lines == [s["text"] for s in result.data["segments"]]
     assert progress[0] == 0 and progress[-1] == 100 and progress == sorted(progress)
 
 

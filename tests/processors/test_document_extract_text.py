@@ -3,7 +3,7 @@ import json
 import pytest
 
 from jobs.processors import document_extract_text
-from jobs.processors.base import ProcessingError
+from jobs.processors import ProcessingError
 from tests import media_factory as mf
 
 
@@ -22,7 +22,7 @@ def test_it_extracts_pdf_text_page_by_page(run, tmp_path):
         {"page": 1, "char_count": 26, "text": "Hello page one\nsecond line"},
         {"page": 2, "char_count": 22, "text": "Page two (with parens)"},
     ]
-    assert result.result.output_content_type == "text/plain; charset=utf-8"
+    assert result.result.content_type == "text/plain; charset=utf-8"
 
 
 def test_the_page_list_is_capped_but_the_text_is_complete(run, tmp_path):
@@ -114,6 +114,6 @@ def test_truncated_documents_are_corrupt_input(run, tmp_path, name, make):
 
 def test_media_is_not_a_document(run, tmp_path):
     with pytest.raises(ProcessingError) as info:
-        run("document.extract_text", mf.make_png(tmp_path / "p.pdf"), kind="document",
+        run("document.extract_text", mf.make_png(tmp_path / "p.pdf"),
             content_type="application/pdf")
     assert info.value.code == "UNSUPPORTED_INPUT"

@@ -3,7 +3,7 @@ import time
 import pytest
 from PIL import Image
 
-from jobs.processors.base import ProcessingError
+from jobs.processors import ProcessingError
 from tests import media_factory as mf
 
 
@@ -64,10 +64,10 @@ def test_it_converts_formats_and_defaults_to_the_input_format(run, tmp_path):
     png = mf.make_png(tmp_path / "p.png", 40, 30)
     assert opened(run("image.transform", png)).format == "PNG"
     result = run("image.transform", png, {"format": "webp"})
-    assert (opened(result).format, result.output["format"], result.result.output_content_type) == (
+    assert (opened(result).format, result.output["format"], result.result.content_type) == (
         "WEBP", "webp", "image/webp")
     result = run("image.transform", mf.make_webp(tmp_path / "w.webp"), {"format": "jpeg"})
-    assert (opened(result).format, result.result.output_content_type) == ("JPEG", "image/jpeg")
+    assert (opened(result).format, result.result.content_type) == ("JPEG", "image/jpeg")
     assert result.output["size_bytes"] == result.file.stat().st_size
 
 
@@ -131,7 +131,7 @@ def test_damaged_images_are_corrupt_input(run, tmp_path, damage):
 def test_a_video_labelled_as_an_image_is_unsupported(run, tmp_path):
     clip = mf.make_mp4(tmp_path / "clip.png", seconds=0.2)
     with pytest.raises(ProcessingError) as info:
-        run("image.transform", clip, kind="image", content_type="image/png")
+        run("image.transform", clip, content_type="image/png")
     assert info.value.code == "UNSUPPORTED_INPUT"
 
 

@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from jobs.processors.base import ProcessingError
+from jobs.processors import ProcessingError
 from tests import media_factory as mf
 
 
@@ -88,7 +88,7 @@ def test_it_refuses_documents(run, tmp_path):
 
 def test_a_pdf_labelled_as_video_is_still_refused(run, tmp_path):
     with pytest.raises(ProcessingError) as info:
-        run("media.probe", mf.make_pdf(tmp_path / "clip.mp4"), kind="video", content_type="video/mp4")
+        run("media.probe", mf.make_pdf(tmp_path / "clip.mp4"), content_type="video/mp4")
     assert info.value.code == "UNSUPPORTED_INPUT"
 
 
@@ -125,7 +125,7 @@ def test_an_mp3_holding_a_session_description_is_read_as_mp3_not_by_the_sdp_demu
     ("tone.aac", mf.make_aac),
 ])
 def test_media_is_opened_with_the_demuxer_of_the_sniffed_format_and_the_file_protocol_only(tmp_path, name, make):
-    from jobs.processors.base import AV_DEMUXERS, open_media
+    from jobs.processors.media import AV_DEMUXERS, open_media
     from jobs.sniff import sniff
 
     path = make(tmp_path / name)

@@ -8,7 +8,7 @@ from jobs.processors import (
     default_timeout,
     get_processor,
 )
-from jobs.processors.base import ParamsInvalid
+from jobs.processors import ParamsInvalid
 
 
 def test_the_registry_holds_the_seven_spec_types_with_their_classes():
@@ -21,10 +21,10 @@ def test_the_registry_holds_the_seven_spec_types_with_their_classes():
         "audio.convert": "medium",
         "video.convert": "long",
     }
-    for name, module in REGISTRY.items():
-        assert module.TYPE == name
-        assert module.INPUT_KINDS <= {"video", "audio", "image", "document"}
-        assert callable(module.validate_params) and callable(module.process)
+    for name, processor in REGISTRY.items():
+        assert processor.type == name
+        assert processor.input_kinds <= {"video", "audio", "image", "document"}
+        assert callable(processor.run)
 
 
 def test_default_timeouts_follow_the_class_and_auto_gets_an_hour():
@@ -37,7 +37,7 @@ def test_default_timeouts_follow_the_class_and_auto_gets_an_hour():
 
 def test_auto_maps_every_input_kind_to_a_type_that_accepts_it():
     for kind, type_name in AUTO_TYPE_BY_KIND.items():
-        assert kind in get_processor(type_name).INPUT_KINDS
+        assert kind in get_processor(type_name).input_kinds
         # auto runs with no params, so every auto target must accept {}
         get_processor(type_name).validate_params({})
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from jobs.processors import REGISTRY, get_processor
-from jobs.processors.base import ProcessingError, ProcessorContext
+from jobs.processors import ProcessingError
 from jobs.sniff import sniff
 from tests import media_factory as mf
 
@@ -59,15 +59,15 @@ def test_damaged_inputs_never_escape_as_anything_but_a_processing_error(sources,
         return
     outcomes = {}
     for type_name, processor in REGISTRY.items():
-        if sniffed.kind not in processor.INPUT_KINDS:
+        if sniffed.kind not in processor.input_kinds:
             continue
         output_dir = tmp_path / type_name
         output_dir.mkdir()
-        ctx = ProcessorContext(str(bad), sniffed.kind, sniffed.content_type,
-                               processor.validate_params(PARAMS.get(type_name, {})), str(output_dir))
+        params = processor.validate_params(PARAMS.get(type_name, {}))
         started = time.monotonic()
         try:
-            processor.process(ctx)
+            processor.process(str(bad), params=params, output_dir=str(output_dir),
+                              declared_content_type=sniffed.content_type)
             outcomes[type_name] = "ok"
         except ProcessingError as exc:
             assert exc.code in CUSTOMER_CODES, f"{type_name}: {exc.code} {exc.message}"
@@ -85,13 +85,11 @@ def test_every_processor_refuses_a_kind_it_does_not_take_whatever_the_label_says
         "image": lambda: mf.make_png(tmp_path / "x.png"),
         "audio": lambda: mf.make_wav(tmp_path / "x.wav", 0.2),
     }
-    wrong_kind = next(kind for kind in ("document", "image", "audio") if kind not in processor.INPUT_KINDS)
+    wrong_kind = next(kind for kind in ("document", "image", "audio") if kind not in processor.input_kinds)
     path = candidates[wrong_kind]()
-    claimed = sorted(processor.INPUT_KINDS)[0]
-    ctx = ProcessorContext(path, claimed, "application/octet-stream",
-                           processor.validate_params(PARAMS.get(type_name, {})), str(tmp_path))
+    params = processor.validate_params(PARAMS.get(type_name, {}))
     with pytest.raises(ProcessingError) as info:
-        processor.process(ctx)
+        processor.process(path, params=params, output_dir=str(tmp_path), declared_content_type="application/octet-stream")
     assert info.value.code == "UNSUPPORTED_INPUT"
     assert info.value.message.startswith("Unsupported Content-Type")
 
@@ -113,7 +111,7 @@ def test_running_out_of_memory_under_the_worker_rlimit_is_input_too_large(tmp_pa
 
     png = mf.make_large_png(tmp_path / "large.png", 9000, 9000)
     processor = get_processor("image.transform")
-    ctx = ProcessorContext(png, "image", "image/png", processor.validate_params({"width": 100}), str(tmp_path))
+    params = processor.validate_params({"width": 100})
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: never return into pytest
@@ -121,7 +119,7 @@ def test_running_out_of_memory_under_the_worker_rlimit_is_input_too_large(tmp_pa
             limit = _vm_size() + 40 * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             try:
-                processor.process(ctx)
+                processor.process(png, params=params, output_dir=str(tmp_path), declared_content_type="image/png")
                 outcome = "ok"
             except ProcessingError as exc:
                 outcome = exc.code

@@ -2,7 +2,7 @@ import zipfile
 
 import pytest
 
-from jobs.processors.base import ProcessingError
+from jobs.processors import ProcessingError
 from jobs.sniff import (
     DOCX_CT,
     KIND_LIMITS,

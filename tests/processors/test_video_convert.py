@@ -2,8 +2,8 @@ import time
 
 import pytest
 
-from jobs.processors.base import ProcessingError
-from jobs.processors.probe import probe_media
+from jobs.processors import ProcessingError
+from jobs.processors.media import probe_media
 from tests import media_factory as mf
 
 
@@ -18,7 +18,7 @@ def test_it_converts_to_mp4_with_h264_and_aac(run, clip):
     assert (out["format"], out["video_codec"], out["audio_codec"]) == ("mp4", "h264", "aac")
     assert (out["width"], out["height"], out["fps"]) == (320, 240, 24.0)
     assert out["duration"] == pytest.approx(1.5, abs=0.1)
-    assert result.result.output_content_type == "video/mp4"
+    assert result.result.content_type == "video/mp4"
     facts = probe_media(str(result.file))
     assert [s["codec"] for s in facts["streams"]] == ["h264", "aac"]
     # faststart: the index comes before the media data, so playback can start while downloading
@@ -30,7 +30,7 @@ def test_it_converts_to_webm_with_vp9_and_opus(run, clip):
     result = run("video.convert", clip, {"format": "webm"})
     out = result.output
     assert (out["format"], out["video_codec"], out["audio_codec"]) == ("webm", "vp9", "opus")
-    assert result.result.output_content_type == "video/webm"
+    assert result.result.content_type == "video/webm"
     assert probe_media(str(result.file))["format_name"] == "matroska,webm"
 
 
@@ -107,5 +107,5 @@ def test_damaged_videos_are_corrupt_input(run, tmp_path, name, make, damage):
 
 def test_audio_is_not_video(run, tmp_path):
     with pytest.raises(ProcessingError) as info:
-        run("video.convert", mf.make_wav(tmp_path / "a.wav", 0.2), kind="video", content_type="video/mp4")
+        run("video.convert", mf.make_wav(tmp_path / "a.wav", 0.2), content_type="video/mp4")
     assert info.value.code == "UNSUPPORTED_INPUT"

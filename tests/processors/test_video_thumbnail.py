@@ -3,7 +3,7 @@ import time
 import pytest
 from PIL import Image
 
-from jobs.processors.base import ProcessingError
+from jobs.processors import ProcessingError
 from tests import media_factory as mf
 
 FPS = 24
@@ -48,7 +48,7 @@ def test_it_writes_png_at_the_requested_width(run, clip):
     result = run("video.thumbnail", clip, {"at_seconds": 0, "format": "png", "width": 160})
     img = Image.open(result.file)
     assert (img.format, img.size) == ("PNG", (160, 120))
-    assert (result.output["width"], result.output["height"], result.result.output_content_type) == (
+    assert (result.output["width"], result.output["height"], result.result.content_type) == (
         160, 120, "image/png")
 
 
@@ -80,7 +80,7 @@ def test_it_refuses_absurd_frame_sizes_before_decoding(run, tmp_path):
 def test_audio_and_images_are_unsupported(run, tmp_path):
     for src in (mf.make_wav(tmp_path / "a.wav", 0.2), mf.make_png(tmp_path / "p.png")):
         with pytest.raises(ProcessingError) as info:
-            run("video.thumbnail", src, kind="video", content_type="video/mp4")
+            run("video.thumbnail", src, content_type="video/mp4")
         assert info.value.code == "UNSUPPORTED_INPUT"
 
 

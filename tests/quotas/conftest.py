@@ -1,15 +1,18 @@
 """Fixtures for rate-limit and quota tests: a throw-away redis-server, a fast
-enterprise persona, and a helper that fits a burst into one 1-second window."""
+enterprise persona, and a helper that fits a burst into one 1-second window
+(with the clock stopped: time-machine moves the wall clock the limiter's
+windows are keyed on)."""
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 
 import pytest
 
 from accounts.models import Account
-from quotas.ratelimit import reset_breaker
+from core.cache_breaker import reset_breaker
 from tests.processes import RedisServer
 
 
@@ -54,20 +57,16 @@ def fast(personas):
     return persona
 
 
-def at_start_of_a_second() -> None:
-    """Sleeps until just after a whole second, so a short burst of requests
-    falls in one of the limiter's 1-second windows."""
-    fraction = time.time() % 1
-    if fraction > 0.05:
-        time.sleep(1.005 - fraction)
+def at_start_of_a_second(clock) -> None:
+    """Stops the clock (the `time_machine` fixture) at the start of the next
+    whole second: every request until it moves falls in one of the limiter's
+    1-second windows, however slow the machine."""
+    clock.move_to(math.floor(time.time()) + 1, tick=False)
 
 
-def burst(call, count: int, attempts: int = 5) -> list:
-    """`count` calls inside ONE rate window (same X-RateLimit-Reset); on a
-    slow machine that misses the window, tries again in the next second."""
-    for _ in range(attempts):
-        at_start_of_a_second()
-        responses = [call() for _ in range(count)]
-        if len({r["X-RateLimit-Reset"] for r in responses}) == 1:
-            return responses
-    pytest.fail(f"could not make {count} requests within one second in {attempts} attempts")
+def burst(clock, call, count: int) -> list:
+    """`count` calls inside ONE rate window (same X-RateLimit-Reset)."""
+    at_start_of_a_second(clock)
+    responses = [call() for _ in range(count)]
+    assert len({r["X-RateLimit-Reset"] for r in responses}) == 1
+    return responses

@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth.models import User
 
 from quotas.models import MonthlyUsage
-from quotas.plans import GB
-from quotas.services import month_start
+from accounts.plans import GB
+from core.timefmt import month_start
 from tests.admin_urls import admin_url
 
 

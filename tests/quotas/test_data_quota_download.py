@@ -1,4 +1,4 @@
-"""The data quota stops an input download part-way (SPEC §7): bytes are
+"""The data quota stops an input download part-way (docs/limits.md): bytes are
 counted as they arrive and the read stops when the month has no room."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import pytest
 from accounts.models import Account
 from core import outbound
 from quotas.models import MonthlyUsage
-from quotas.plans import GB
-from quotas.services import DataMeter, QuotaExceeded, consume_data, month_start
+from accounts.plans import GB
+from quotas.services import DataMeter, QuotaExceeded, consume_data
+from core.timefmt import month_start
 from tests.httpservers import Response, iter_chunks, serve
 
 CHUNK = 64 * 1024

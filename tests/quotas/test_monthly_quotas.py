@@ -1,4 +1,4 @@
-"""Monthly job and data quotas (SPEC §7): exact counting, test mode, month
+"""Monthly job and data quotas (docs/limits.md): exact counting, test mode, month
 rollover, rollback, quota.warning once per threshold."""
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from django.db import connection, transaction
 from accounts.models import Account
 from core.errors import ApplicationError
 from quotas.models import MonthlyUsage, QuotaWarning
-from quotas.plans import GB
-from quotas.services import QuotaExceeded, consume_data, month_start, reserve_job
+from accounts.plans import GB
+from quotas.services import QuotaExceeded, consume_data, reserve_job
+from core.timefmt import month_start
 from tests.conftest import requires_postgres
 from webhooks.models import Event
 

@@ -1,4 +1,4 @@
-"""The per-account cap on outbound waits inside API requests (SPEC §17):
+"""The per-account cap on outbound waits inside API requests (docs/limits.md):
 input-URL preflights and webhook verify/test beyond it are 429 RATE_LIMITED
 with Retry-After, before anything is called or written. The cross-process
 behaviour under a real gunicorn is in tests/resilience/test_slow_outbound.py."""
@@ -105,7 +105,7 @@ def test_a_cap_of_zero_turns_it_off(free, settings, backend):
 def test_with_redis_unreachable_the_cap_fails_open(free, settings, backend):
     if backend != "redis":
         pytest.skip("Redis only")
-    from quotas.ratelimit import cache_breaker_open, reset_breaker
+    from core.cache_breaker import cache_breaker_open, reset_breaker
 
     dead = {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}
     settings.CACHES = {**settings.CACHES, "default": dead}  # Django's test signal rebuilds the caches

@@ -1,4 +1,4 @@
-"""Request-rate limiting per account (SPEC §7): headers, 429, windows, buckets."""
+"""Request-rate limiting per account (docs/limits.md): headers, 429, windows, buckets."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def test_a_422_carries_the_rate_headers(pro):
 
 def test_a_quota_exceeded_create_carries_the_rate_headers_and_the_guides_message(free):
     from quotas.models import MonthlyUsage
-    from quotas.services import month_start
+    from core.timefmt import month_start
     from tests.httpservers import serve
 
     MonthlyUsage.objects.create(account=free.account, month=month_start(), jobs_count=100)
@@ -79,14 +79,14 @@ def test_a_quota_exceeded_create_carries_the_rate_headers_and_the_guides_message
     assert_rate_headers(response, 10)
 
 
-def test_remaining_counts_down_within_one_window(fast):
-    responses = burst(lambda: fast.api.get(USAGE), 3)
+def test_remaining_counts_down_within_one_window(fast, time_machine):
+    responses = burst(time_machine, lambda: fast.api.get(USAGE), 3)
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert [r["X-RateLimit-Remaining"] for r in responses] == ["2", "1", "0"]
 
 
-def test_the_request_past_the_tiers_rate_is_429_with_retry_after_and_then_served_again(fast):
-    *served, limited = burst(lambda: fast.api.get(USAGE), 4)
+def test_the_request_past_the_tiers_rate_is_429_with_retry_after_and_then_served_again(fast, time_machine):
+    *served, limited = burst(time_machine, lambda: fast.api.get(USAGE), 4)
     assert [r.status_code for r in served] == [200, 200, 200]
     assert limited.status_code == 429
     body = limited.json()
@@ -98,33 +98,30 @@ def test_the_request_past_the_tiers_rate_is_429_with_retry_after_and_then_served
     assert limited["X-RateLimit-Remaining"] == "0"
     assert limited["X-RateLimit-Limit"] == "3"
 
-    time.sleep(retry_after)
+    time_machine.shift(retry_after)
     again = fast.api.get(USAGE)
     assert again.status_code == 200
     assert again["X-RateLimit-Remaining"] == "2"
 
 
-def test_rate_limited_requests_are_in_the_customers_log(fast):
-    burst(lambda: fast.api.get(USAGE), 4)
+def test_rate_limited_requests_are_in_the_customers_log(fast, time_machine):
+    burst(time_machine, lambda: fast.api.get(USAGE), 4)
+    time_machine.shift(1)  # the next window, or this request is limited too
     logs = fast.api.get("/account/logs?filter=error")
-    # This request may itself be limited when it lands in the same second.
-    if logs.status_code == 429:
-        time.sleep(int(logs["Retry-After"]))
-        logs = fast.api.get("/account/logs?filter=error")
     assert [e["error_code"] for e in logs.json()["data"]].count("RATE_LIMITED") >= 1
 
 
-def test_test_and_live_keys_of_one_account_share_its_rate(fast):
+def test_test_and_live_keys_of_one_account_share_its_rate(fast, time_machine):
     calls = iter([fast.api, fast.test_api, fast.api, fast.test_api])
-    responses = burst(lambda: next(calls).get(USAGE), 4)
+    responses = burst(time_machine, lambda: next(calls).get(USAGE), 4)
     assert [r.status_code for r in responses] == [200, 200, 200, 429]
 
 
-def test_accounts_do_not_share_a_bucket(fast, personas):
+def test_accounts_do_not_share_a_bucket(fast, personas, time_machine):
     other = personas("enterprise")
     other.account.__class__.objects.filter(pk=other.account.pk).update(requests_per_second=3)
     clients = iter([fast.api] * 4 + [other.api])
-    responses = burst(lambda: next(clients).get(USAGE), 5)
+    responses = burst(time_machine, lambda: next(clients).get(USAGE), 5)
     assert [r.status_code for r in responses] == [200, 200, 200, 429, 200]
     assert responses[-1]["X-RateLimit-Remaining"] == "2"
 
@@ -135,8 +132,8 @@ def test_staff_changing_the_enterprise_rate_applies_on_the_next_request(fast):
     assert fast.api.get(USAGE)["X-RateLimit-Limit"] == "50"
 
 
-def test_usage_reports_the_current_requests_rate_state(fast):
-    first, second = burst(lambda: fast.api.get(USAGE), 2)
+def test_usage_reports_the_current_requests_rate_state(fast, time_machine):
+    first, second = burst(time_machine, lambda: fast.api.get(USAGE), 2)
     body = second.json()
     assert body["rate_limit_remaining"] == 1 == int(second["X-RateLimit-Remaining"])
     reset = int(second["X-RateLimit-Reset"])
@@ -148,6 +145,7 @@ def test_usage_reports_the_current_requests_rate_state(fast):
 CHILD = r"""
 import json, os, sys
 import django
+import time_machine
 django.setup()
 from django.test import RequestFactory
 from accounts.models import Account
@@ -157,21 +155,24 @@ from quotas.ratelimit import consume_request
 account = Account(id=sys.argv[1], tier="enterprise", requests_per_second=int(sys.argv[2]))
 print("ready", flush=True)
 for line in sys.stdin:
+    count, at = line.split()
     out = []
-    for _ in range(int(line)):
-        try:
-            state = consume_request(RequestFactory().get("/account/usage"), account)
-            out.append({"status": 200, "remaining": state.remaining, "reset": state.reset})
-        except ApplicationError as exc:
-            out.append({"status": exc.status, "remaining": 0, "reset": int(exc.headers["X-RateLimit-Reset"])})
+    with time_machine.travel(float(at), tick=False):  # the parent's stopped clock
+        for _ in range(int(count)):
+            try:
+                state = consume_request(RequestFactory().get("/account/usage"), account)
+                out.append({"status": 200, "remaining": state.remaining, "reset": state.reset})
+            except ApplicationError as exc:
+                out.append({"status": exc.status, "remaining": 0, "reset": int(exc.headers["X-RateLimit-Reset"])})
     print(json.dumps(out), flush=True)
 """
 
 
 @pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs Redis (REDIS_URL)")
-def test_two_processes_count_in_one_bucket(fast):
+def test_two_processes_count_in_one_bucket(fast, time_machine):
     """A second process (another gunicorn worker or server) with the same
-    Redis sees this process's count: 2 there + 2 here at 3/s is one 429."""
+    Redis sees this process's count: 2 there + 2 here at 3/s is one 429.
+    Both clocks stand at the same instant, so all four fall in one window."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "aiprod.test_settings",
@@ -185,30 +186,25 @@ def test_two_processes_count_in_one_bucket(fast):
     try:
         assert child.stdout.readline().strip() == "ready"
         request = RequestFactory().get(USAGE)
-        for _ in range(5):
-            at_start_of_a_second()
-            child.stdin.write("2\n")
-            child.stdin.flush()
-            theirs = json.loads(child.stdout.readline())
-            ours = []
-            for _ in range(2):
-                try:
-                    state = consume_request(request, fast.account)
-                    ours.append({"status": 200, "remaining": state.remaining, "reset": state.reset})
-                except ApplicationError as exc:
-                    ours.append({"status": exc.status, "remaining": 0, "reset": int(exc.headers["X-RateLimit-Reset"])})
-            if len({r["reset"] for r in theirs + ours}) == 1:
-                break
-        else:
-            pytest.fail("could not fit both processes' requests in one second")
+        at_start_of_a_second(time_machine)
+        child.stdin.write(f"2 {time.time()}\n")
+        child.stdin.flush()
+        theirs = json.loads(child.stdout.readline())
+        ours = []
+        for _ in range(2):
+            try:
+                state = consume_request(request, fast.account)
+                ours.append({"status": 200, "remaining": state.remaining, "reset": state.reset})
+            except ApplicationError as exc:
+                ours.append({"status": exc.status, "remaining": 0, "reset": int(exc.headers["X-RateLimit-Reset"])})
     finally:
         child.stdin.close()
         child.wait(timeout=10)
+    assert len({r["reset"] for r in theirs + ours}) == 1
     assert [r["status"] for r in theirs] == [200, 200]
     assert [r["remaining"] for r in theirs] == [2, 1]
     assert [r["status"] for r in ours] == [200, 429]
     assert ours[0]["remaining"] == 0
-
 
 
 def test_the_rate_check_makes_no_database_query(fast, django_assert_num_queries):
@@ -239,19 +235,17 @@ def retry_with_backoff(url, max_retries=5, headers=None):
     raise Exception("Max retries exceeded")
 
 
-def test_the_guides_retry_with_backoff_recovers_from_a_429(fast, live_server, capsys):
+def test_the_guides_retry_with_backoff_recovers_from_a_429(fast, live_server, capsys, time_machine, monkeypatch):
     import requests
 
     url = live_server.url + USAGE
     headers = {"X-API-Key": fast.key}
-    for _ in range(5):
-        at_start_of_a_second()
-        exhausted = [requests.get(url, headers=headers) for _ in range(3)]
-        response = retry_with_backoff(url, headers=headers)
-        if "Rate limited. Waiting 1s..." in capsys.readouterr().out:
-            break
-        assert all(r.status_code == 200 for r in exhausted)
-    else:
-        pytest.fail("never saw a 429 to back off from")
+    # The clock stands still, and the guide's time.sleep moves it instead of waiting.
+    monkeypatch.setattr(time, "sleep", time_machine.shift)
+    at_start_of_a_second(time_machine)
+    exhausted = [requests.get(url, headers=headers) for _ in range(3)]
+    response = retry_with_backoff(url, headers=headers)
+    assert all(r.status_code == 200 for r in exhausted)
+    assert "Rate limited. Waiting 1s..." in capsys.readouterr().out
     assert response.status_code == 200
     assert response.json()["tier"] == "enterprise"

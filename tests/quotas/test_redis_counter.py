@@ -1,5 +1,5 @@
 """quotas.redis_counter: django-ratelimit's add-then-incr answered in one
-Redis round trip, with the same counts (SPEC §7: exact under concurrency)."""
+Redis round trip, with the same counts (docs/limits.md: exact under concurrency)."""
 
 from __future__ import annotations
 

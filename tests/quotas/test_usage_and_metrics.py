@@ -1,4 +1,4 @@
-"""GET /account/usage and GET /account/metrics (SPEC §11) against rows made
+"""GET /account/usage and GET /account/metrics (docs/limits.md) against rows made
 in the test."""
 
 from __future__ import annotations
@@ -9,11 +9,13 @@ import pytest
 import time_machine
 
 from accounts.models import Account, RequestLog
-from jobs.models import Job, month_start as job_month
+from jobs.models import Job
+from core.timefmt import month_start as job_month
 from quotas.models import MonthlyUsage
-from quotas.plans import GB
-from quotas.selectors import account_metrics, percentile_cont
-from quotas.services import consume_data, month_start, reserve_job
+from accounts.plans import GB
+from jobs.reports import account_metrics, percentile_cont
+from quotas.services import consume_data, reserve_job
+from core.timefmt import month_start
 from webhooks.models import Delivery, Event
 
 NOW = "2026-03-10T12:00:00Z"

@@ -1,4 +1,4 @@
-"""PostgreSQL goes away under a real gunicorn and a real qcluster, and comes back (SPEC §12).
+"""PostgreSQL goes away under a real gunicorn and a real qcluster, and comes back (docs/operations.md).
 
 A throw-away PostgreSQL cluster (initdb/pg_ctl, see conftest ``deployment``),
 migrated, with an account made by the management command; gunicorn and

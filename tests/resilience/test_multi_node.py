@@ -1,4 +1,4 @@
-"""Scaled out (SPEC §15): two API nodes and two worker nodes that share only
+"""Scaled out (docs/deploy.md): two API nodes and two worker nodes that share only
 PostgreSQL, Redis and a bucket on a real S3 server (moto's, on a local port).
 Each node has a media root of its own, so anything that still went through
 a shared disk would break here.

@@ -1,4 +1,4 @@
-"""The monthly job quota under a race (SPEC §7): 50 POST /jobs at once, each
+"""The monthly job quota under a race (docs/limits.md): 50 POST /jobs at once, each
 in its own thread with its own database connection, released together by a
 barrier. Exactly the remaining room is admitted, everyone else gets 422
 QUOTA_EXCEEDED, and the month's counter equals the admissions (no lost
@@ -13,7 +13,7 @@ import pytest
 
 from jobs.models import Job
 from quotas.models import MonthlyUsage, QuotaWarning
-from quotas.services import month_start
+from core.timefmt import month_start
 from tests.conftest import Api, requires_postgres
 from tests.httpservers import serve
 from tests.quotas.test_monthly_quotas import run_in_parallel

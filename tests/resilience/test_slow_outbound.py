@@ -1,4 +1,4 @@
-"""An account pointing many creates at a slow server cannot hold the API (SPEC §17).
+"""An account pointing many creates at a slow server cannot hold the API (docs/limits.md).
 
 Real gunicorn (two gthread workers, as scripts/run.sh serves with Redis), a
 real local HTTP server that answers only after 10 s, and Redis counting the

@@ -1,4 +1,4 @@
-"""A customer's webhook receiver is down for a while, then back (SPEC §10).
+"""A customer's webhook receiver is down for a while, then back (docs/webhooks.md).
 
 Events emitted while its port refuses connections are retried on a short
 schedule and all delivered once it listens again: none lost, every event id

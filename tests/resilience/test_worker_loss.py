@@ -1,4 +1,4 @@
-"""Workers die; jobs do not stay `processing` (SPEC §8).
+"""Workers die; jobs do not stay `processing` (docs/jobs.md).
 
 Real `manage.py qcluster` processes on the test database run real jobs
 (transcribing 60 s of generated audio, served by a local HTTP server). The

@@ -51,3 +51,16 @@ def make_job(persona, *, webhook_url=None, livemode=True, name="clip") -> Job:
         created_month=now.date().replace(day=1),
         last_activity_at=now,
     )
+
+
+@pytest.fixture
+def send(django_capture_on_commit_callbacks):
+    """Emits a quota.warning for the persona and runs the on-commit queueing (django-q2 sync mode)."""
+
+    from tests.webhooks.deliveries import emit
+
+    def run(persona, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return emit(persona, **kwargs)
+
+    return run

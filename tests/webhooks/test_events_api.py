@@ -14,6 +14,7 @@ from django.utils import timezone
 from jobs.services import transitions
 from tests.webhooks.conftest import make_job, register
 from webhooks.models import Event
+from jobs.serializers import job_data
 from webhooks.services.events import emit_account_event, emit_job_event
 
 
@@ -35,7 +36,7 @@ def ids(response) -> list[str]:
 
 def test_events_are_listed_newest_first_with_the_webhook_payloads_data(pro):
     job = make_job(pro)
-    first = emit_job_event(job, "job.processing")
+    first = emit_job_event(job, "job.processing", job_data(job, for_webhook=True))
     second = quota_warning(pro)
     body = pro.api.get("/events").json()
     assert body["object"] == "list" and body["has_more"] is False and body["next_cursor"] is None
@@ -76,8 +77,8 @@ def test_another_accounts_or_environments_events_are_invisible(pro, personas):
 
 def test_type_is_repeatable_and_matches_any_of_the_given_types(pro):
     job = make_job(pro)
-    processing = emit_job_event(job, "job.processing")
-    failed = emit_job_event(job, "job.failed")
+    processing = emit_job_event(job, "job.processing", job_data(job, for_webhook=True))
+    failed = emit_job_event(job, "job.failed", job_data(job, for_webhook=True))
     warning = quota_warning(pro)
     assert ids(pro.api.get("/events?type=job.failed")) == [failed.id]
     assert ids(pro.api.get("/events?type=quota.warning&type=job.processing")) == [warning.id, processing.id]

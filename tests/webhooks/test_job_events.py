@@ -135,7 +135,7 @@ def test_the_job_timeline_lists_every_attempt_oldest_first(pro, receiver, on_com
 
 def test_emit_job_event_refuses_non_job_events(pro):
     with pytest.raises(ValueError):
-        emit_job_event(make_job(pro), "quota.warning")
+        emit_job_event(make_job(pro), "quota.warning", {})
 
 
 def test_after_the_default_secret_is_rotated_job_urls_get_both_signatures_for_a_day(pro, on_commit):

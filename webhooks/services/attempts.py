@@ -1,4 +1,4 @@
-"""One delivery attempt: claim, POST, record, schedule the retry (SPEC §10).
+"""One delivery attempt: claim, POST, record, schedule the retry (docs/webhooks.md).
 
 ``attempt_delivery(delivery_id)`` (the ``webhooks.tasks.deliver`` task):
 

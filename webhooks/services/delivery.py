@@ -1,5 +1,5 @@
 """Queueing and re-sending deliveries: the dispatcher, redelivery, recovery,
-and the synchronous verification and test sends (SPEC §10). One attempt
+and the synchronous verification and test sends (docs/webhooks.md). One attempt
 itself is ``webhooks.services.attempts``."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Registered webhook endpoints and secrets: create, change, delete, rotate,
-deactivate and re-enable (SPEC §10)."""
+deactivate and re-enable (docs/webhooks.md)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def disable_after() -> timedelta:
 def check_endpoint_url(url: str) -> str:
     """The URL, or a 400 when it is not an http(s) URL at all, or a 422
     INVALID_URL when it is one we refuse to call (not HTTPS, private or
-    unresolvable address: SPEC §9)."""
+    unresolvable address, as for input URLs)."""
     url = url.strip()
     try:
         parts = urlsplit(url)

@@ -1,4 +1,4 @@
-"""Event emission: the outbox (SPEC §10).
+"""Event emission: the outbox (docs/webhooks.md).
 
 ``emit_*`` writes one Event row and one Delivery row per target in the
 caller's transaction, and queues the deliveries with ``transaction.on_commit``.
@@ -105,22 +105,21 @@ def _save_and_enqueue(deliveries: list[Delivery]) -> list[Delivery]:
     return deliveries
 
 
-def emit_job_event(job, event_type: str) -> Event:
-    """Records `event_type` (job.processing/completed/failed/cancelled) for `job`.
+def emit_job_event(job, event_type: str, data: dict) -> Event:
+    """Records `event_type` (job.processing/completed/failed/cancelled) for `job`
+    with the payload ``data`` the jobs layer built (the job as the API shows
+    it, its output_url valid for the whole retry window): webhooks know the
+    job only by the attributes they route on (account, environment, id,
+    ``webhook_url``).
 
-    Call inside the transaction that changes the job's state, after the
-    instance reflects the new state: the payload's ``data`` is
-    ``jobs.serializers.job_data(job)`` as of now (its output_url valid for the
-    whole retry window). Side effects: one Event row,
-    one Delivery row per target, delivery tasks queued on commit.
+    Call inside the transaction that changes the job's state. Side effects: one
+    Event row, one Delivery row per target, delivery tasks queued on commit.
     """
-    from jobs.serializers import job_data  # jobs depends on webhooks, not the reverse
-
     if event_type not in JOB_EVENTS:
         raise ValueError(f"Not a job event: {event_type!r}")
     event = create_event(
         account_id=job.account_id, livemode=job.livemode, event_type=event_type,
-        data=job_data(job, for_webhook=True), job_id=job.id,
+        data=data, job_id=job.id,
     )
     deliveries = _endpoint_deliveries(event)
     if getattr(job, "webhook_url", None):

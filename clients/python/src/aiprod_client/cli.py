@@ -13,234 +13,23 @@ and messages always go to stderr). Exit codes, for scripts:
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
-import time
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Dict, List, Optional
 
 import click
 
-from aiprod_client import errors
-from aiprod_client.client import Client
-
-EXIT_ERROR, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_REJECTED = 1, 3, 4, 5
-EXIT_UNAVAILABLE, EXIT_CONNECTION, EXIT_JOB_FAILED, EXIT_WAIT_TIMEOUT = 6, 7, 8, 9
-
-
-def exit_code_for(exc: Exception) -> int:
-    if isinstance(exc, (errors.AuthenticationError, errors.PermissionDeniedError)):
-        return EXIT_AUTH
-    if isinstance(exc, errors.NotFoundError):
-        return EXIT_NOT_FOUND
-    if isinstance(exc, (errors.ValidationError, errors.ConflictError, errors.UnprocessableEntityError,
-                        errors.PayloadTooLargeError)):
-        return EXIT_REJECTED
-    if isinstance(exc, (errors.RateLimitError, errors.ServiceUnavailableError)):
-        return EXIT_UNAVAILABLE
-    if isinstance(exc, errors.APIConnectionError):
-        return EXIT_CONNECTION
-    if isinstance(exc, errors.WaitTimeoutError):
-        return EXIT_WAIT_TIMEOUT
-    return EXIT_ERROR
-
-
-class State:
-    def __init__(self, api_key: Optional[str], base_url: Optional[str], max_retries: int, timeout: float):
-        self.options = dict(api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout)
-        self._client: Optional[Client] = None
-        self.json = False
-
-    @property
-    def client(self) -> Client:
-        if self._client is None:
-            self._client = Client(on_retry=self._on_retry, **self.options)  # type: ignore[arg-type]
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    @staticmethod
-    def _on_retry(attempt: int, wait: float, reason: str) -> None:
-        click.echo(f"{reason}; retry {attempt} in {wait:.1f} s", err=True)
-
-
-def command(group: click.Group, name: Optional[str] = None, **kwargs: Any) -> Callable:
-    """A subcommand with ``--json`` whose API errors become a message and an exit code."""
-
-    def decorate(func: Callable) -> Callable:
-        @group.command(name, **kwargs)
-        @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
-        @click.pass_obj
-        @functools.wraps(func)
-        def wrapper(state: State, as_json: bool, *args: Any, **kw: Any) -> None:
-            state.json = state.json or as_json
-            try:
-                func(state, *args, **kw)
-            except errors.AiprodError as exc:
-                _fail(state, exc)
-            except KeyboardInterrupt:
-                raise SystemExit(130) from None
-            finally:
-                state.close()
-
-        return wrapper
-
-    return decorate
-
-
-def _fail(state: State, exc: Exception) -> None:
-    code = exit_code_for(exc)
-    if state.json:
-        body: Dict[str, Any] = {"error": type(exc).__name__, "message": getattr(exc, "message", str(exc))}
-        for attr in ("status", "code", "request_id"):
-            if getattr(exc, attr, None) is not None:
-                body[attr] = getattr(exc, attr)
-        if isinstance(exc, errors.ValidationError):
-            body["details"] = exc.details
-        if isinstance(exc, errors.WaitTimeoutError):
-            body["job"] = exc.job
-        click.echo(json.dumps(body))
-    click.echo(f"Error: {exc}", err=True)
-    if isinstance(exc, errors.ValidationError):
-        for field, messages in exc.details.items():
-            click.echo(f"  {field}: {'; '.join(map(str, messages)) if isinstance(messages, list) else messages}",
-                       err=True)
-    raise SystemExit(code)
-
-
-# ------------------------------------------------------------------ output
-
-
-def _out(state: State, value: Any, human: Optional[Callable[[Any], None]] = None) -> None:
-    if state.json:
-        click.echo(json.dumps(value, indent=None if isinstance(value, list) else 2))
-    elif human is not None:
-        human(value)
-    else:
-        _fields(value)
-
-
-def _fields(obj: Any) -> None:
-    if not isinstance(obj, dict):
-        click.echo(obj)
-        return
-    width = max((len(k) for k in obj), default=0)
-    for key, value in obj.items():
-        if isinstance(value, (dict, list)):
-            value = json.dumps(value)
-        click.echo(f"{key.ljust(width)}  {'' if value is None else value}")
-
-
-def _job_line(job: Dict[str, Any]) -> str:
-    extra = f"  {job.get('error_code')}: {job.get('error')}" if job.get("status") == "failed" else ""
-    return (f"{job.get('id', ''):<30} {job.get('status', ''):<10} {job.get('type', ''):<22} "
-            f"{job.get('created_at', ''):<22} {job.get('name', '')}{extra}")
-
-
-def _job_human(job: Dict[str, Any]) -> None:
-    _fields(job)
-
-
-def _exit_for_job(job: Dict[str, Any]) -> None:
-    if job.get("status") in ("failed", "cancelled"):
-        raise SystemExit(EXIT_JOB_FAILED)
-
-
-def _wait(state: State, job: Dict[str, Any], timeout: Optional[float]) -> Dict[str, Any]:
-    """Polls the job to a final status on stderr: a progress bar fed by the
-    job's ``progress`` (0-100) on a terminal, else a plain line whenever the
-    status or the progress changes (readable in logs and CI)."""
-    started = time.monotonic()
-    tty = _isatty(sys.stderr)
-    last: List[Any] = []
-    bar: Any = None
-
-    def show(current: Dict[str, Any]) -> None:
-        nonlocal bar
-        status = current.get("status", "?")
-        progress = 100 if status == "completed" else max(0, min(100, int(current.get("progress") or 0)))
-        if tty:
-            if bar is None:
-                bar = click.progressbar(length=100, label=f"{current['id']} {status}", file=sys.stderr,
-                                        show_pos=False, show_percent=True, show_eta=False)
-                bar.__enter__()
-                bar.pos = 0
-            bar.label = f"{current['id']} {status}"
-            bar.update(progress - bar.pos)
-        elif last != [status, progress]:
-            last[:] = [status, progress]
-            click.echo(f"  {current['id']}: {status} {progress}% ({time.monotonic() - started:.1f} s)", err=True)
-
-    try:
-        return state.client.jobs.wait(job["id"], timeout=timeout, on_poll=show)
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
-
-
-def _isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
-def _created(state: State, job: Dict[str, Any], wait: bool, wait_timeout: Optional[float]) -> None:
-    """Reports a new job; with --wait, waits for it and exits as it ended."""
-    click.echo(f"Created {job['id']} ({job.get('type')}, {job.get('status')})", err=True)
-    if wait:
-        job = _wait(state, job, wait_timeout)
-    _out(state, job)
-    if wait:
-        _exit_for_job(job)
-
-
-class _Bar:
-    """A click progress bar fed with absolute byte counts (upload or download)."""
-
-    def __init__(self, label: str, enabled: bool):
-        self.label, self.enabled, self.done = label, enabled, 0
-        self.bar: Any = None
-
-    def __call__(self, done: int, total: Optional[int]) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            self.bar = click.progressbar(length=total or 0, label=self.label, file=sys.stderr,
-                                         show_pos=False, show_percent=bool(total))
-            self.bar.__enter__()
-        self.bar.update(done - self.done)
-        self.done = done
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
-
-
-def _params(pairs: Iterable[str], raw: Optional[str]) -> Optional[Dict[str, Any]]:
-    params: Dict[str, Any] = {}
-    if raw:
-        try:
-            loaded = json.loads(raw)
-        except ValueError:
-            raise click.BadParameter("must be a JSON object", param_hint="--params") from None
-        if not isinstance(loaded, dict):
-            raise click.BadParameter("must be a JSON object", param_hint="--params")
-        params.update(loaded)
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--param")
-        try:
-            params[key] = json.loads(value)  # numbers and booleans keep their type
-        except ValueError:
-            params[key] = value
-    return params or None
-
+from aiprod_client._cli_support import (
+    ProgressBar,
+    State,
+    command,
+    exit_for_job,
+    job_line,
+    out,
+    parse_params,
+    print_fields,
+    report_created,
+    wait_for,
+)
 
 # ------------------------------------------------------------------ commands
 
@@ -295,8 +84,8 @@ def jobs_create(state: State, input_url: str, job_type: Optional[str], name: Opt
     """Create a job from a URL."""
     metadata = dict(p.partition("=")[::2] for p in metadata_pairs) or None
     job = state.client.jobs.create(input_url, name=name, type=job_type, timeout=job_timeout, webhook_url=webhook_url,
-                                   metadata=metadata, params=_params(param_pairs, params_json))
-    _created(state, job, wait, wait_timeout)
+                                   metadata=metadata, params=parse_params(param_pairs, params_json))
+    report_created(state, job, wait, wait_timeout)
 
 
 @command(main, "upload")
@@ -313,14 +102,14 @@ def upload(state: State, file: str, job_type: Optional[str], name: Optional[str]
            webhook_url: Optional[str], param_pairs: List[str], params_json: Optional[str], wait: bool,
            wait_timeout: Optional[float]) -> None:
     """Upload a local FILE (streamed, with a progress bar) and create its job."""
-    bar = _Bar("Uploading", enabled=True)
+    bar = ProgressBar("Uploading", enabled=True)
     try:
         job = state.client.uploads.upload(file, name=name, type=job_type, timeout=job_timeout,
-                                          webhook_url=webhook_url, params=_params(param_pairs, params_json),
+                                          webhook_url=webhook_url, params=parse_params(param_pairs, params_json),
                                           on_progress=bar)
     finally:
         bar.close()
-    _created(state, job, wait, wait_timeout)
+    report_created(state, job, wait, wait_timeout)
 
 
 @command(jobs, "list")
@@ -339,18 +128,18 @@ def jobs_list(state: State, status: Optional[str], job_type: Optional[str], name
 
     def human(rows: List[Dict[str, Any]]) -> None:
         for job in rows:
-            click.echo(_job_line(job))
+            click.echo(job_line(job))
         if not rows:
             click.echo("No jobs.", err=True)
 
-    _out(state, found, human)
+    out(state, found, human)
 
 
 @command(jobs, "get")
 @click.argument("job_id")
 def jobs_get(state: State, job_id: str) -> None:
     """Show one job."""
-    _out(state, state.client.jobs.get(job_id))
+    out(state, state.client.jobs.get(job_id))
 
 
 @command(jobs, "wait")
@@ -358,23 +147,23 @@ def jobs_get(state: State, job_id: str) -> None:
 @click.option("--timeout", "wait_timeout", type=float, default=None, help="Give up after N seconds (exit 9).")
 def jobs_wait(state: State, job_id: str, wait_timeout: Optional[float]) -> None:
     """Wait for a job to finish; exit 8 if it failed or was cancelled."""
-    job = _wait(state, {"id": job_id}, wait_timeout)
-    _out(state, job)
-    _exit_for_job(job)
+    job = wait_for(state, {"id": job_id}, wait_timeout)
+    out(state, job)
+    exit_for_job(job)
 
 
 @command(jobs, "cancel")
 @click.argument("job_id")
 def jobs_cancel(state: State, job_id: str) -> None:
     """Cancel a pending or processing job."""
-    _out(state, state.client.jobs.cancel(job_id))
+    out(state, state.client.jobs.cancel(job_id))
 
 
 @command(jobs, "retry")
 @click.argument("job_id")
 def jobs_retry(state: State, job_id: str) -> None:
     """Send a failed or cancelled job back to the queue."""
-    _out(state, state.client.jobs.retry(job_id))
+    out(state, state.client.jobs.retry(job_id))
 
 
 @command(jobs, "delete")
@@ -382,7 +171,7 @@ def jobs_retry(state: State, job_id: str) -> None:
 def jobs_delete(state: State, job_id: str) -> None:
     """Delete a job and its files."""
     state.client.jobs.delete(job_id)
-    _out(state, {"id": job_id, "deleted": True})
+    out(state, {"id": job_id, "deleted": True})
 
 
 @command(jobs, "timeline")
@@ -393,7 +182,7 @@ def jobs_timeline(state: State, job_id: str) -> None:
     def human(timeline: Dict[str, Any]) -> None:
         entries = timeline.get("data") or timeline.get("entries") or timeline.get("timeline") or []
         if not isinstance(entries, list):
-            _fields(timeline)
+            print_fields(timeline)
             return
         for entry in entries:
             at = entry.get("at") or entry.get("timestamp") or entry.get("created_at") or ""
@@ -402,7 +191,7 @@ def jobs_timeline(state: State, job_id: str) -> None:
                     and v not in (None, "", [], {})}
             click.echo(f"{at:<28} {kind:<16} " + " ".join(f"{k}={v}" for k, v in rest.items()))
 
-    _out(state, state.client.jobs.timeline(job_id), human)
+    out(state, state.client.jobs.timeline(job_id), human)
 
 
 @command(jobs, "download")
@@ -411,20 +200,20 @@ def jobs_timeline(state: State, job_id: str) -> None:
               help="File or directory to write; default the server's file name here.")
 def jobs_download(state: State, job_id: str, output: Optional[str]) -> None:
     """Download a completed job's output file (streamed)."""
-    bar = _Bar("Downloading", enabled=True)
+    bar = ProgressBar("Downloading", enabled=True)
     try:
         path = state.client.jobs.download(job_id, output, on_progress=bar)
     finally:
         bar.close()
     size = path.stat().st_size  # type: ignore[union-attr]
-    _out(state, {"id": job_id, "path": str(path), "size_bytes": size},
+    out(state, {"id": job_id, "path": str(path), "size_bytes": size},
          lambda v: click.echo(f"Saved {v['path']} ({v['size_bytes']} bytes)"))
 
 
 @command(main, "usage")
 def usage(state: State) -> None:
     """This month's usage against your tier's limits."""
-    _out(state, state.client.usage())
+    out(state, state.client.usage())
 
 
 @command(main, "logs")
@@ -441,7 +230,7 @@ def logs(state: State, errors_only: bool, limit: int, request_id: Optional[str])
             click.echo(f"{r.get('timestamp', ''):<26} {r.get('request_id', ''):<30} {r.get('method', ''):<6} "
                        f"{r.get('status', '')} {r.get('path', '')} {r.get('duration_ms', '')} ms{code}")
 
-    _out(state, page.get("data", []), human)
+    out(state, page.get("data", []), human)
 
 
 @main.group()
@@ -465,14 +254,14 @@ def events_list(state: State, types: List[str], created_after: Optional[str], cr
         for event in rows:
             click.echo(f"{event.get('id', ''):<30} {_event_type(event):<20} {event.get('created_at', '')}")
 
-    _out(state, found, human)
+    out(state, found, human)
 
 
 @command(events, "get")
 @click.argument("event_id")
 def events_get(state: State, event_id: str) -> None:
     """One event with its deliveries."""
-    _out(state, state.client.events.get(event_id))
+    out(state, state.client.events.get(event_id))
 
 
 def _event_type(event: Dict[str, Any]) -> str:

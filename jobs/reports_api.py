@@ -1,4 +1,4 @@
-"""GET /account/usage and GET /account/metrics (SPEC §11)."""
+"""GET /account/usage and GET /account/metrics: the account's quota usage and activity."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from core.api import ApiView
 from core.errors import ValidationFailed
 from core.openapi import api_doc
-from quotas import selectors
+from jobs import reports
 from quotas.serializers import MetricsOut, UsageOut, metrics_data, usage_data
 
 
@@ -20,7 +20,7 @@ class UsageView(ApiView):
                      "(this key's environment: a test key reads test-mode usage)", response=UsageOut)
     def get(self, request):
         livemode = request.auth.livemode
-        usage = selectors.monthly_usage(request.user, livemode=livemode)
+        usage = reports.usage(request.user, livemode=livemode)
         rate = getattr(request._request, "aiprod_rate", None)
         return Response(usage_data(request.user, usage, rate, livemode=livemode))
 
@@ -31,11 +31,11 @@ class MetricsView(ApiView):
     @api_doc(
         summary="Jobs, requests, webhooks and data over the last day, week or month (this key's environment)",
         response=MetricsOut,
-        parameters=[OpenApiParameter("period", OpenApiTypes.STR, enum=list(selectors.PERIOD_DAYS), default="7d")],
+        parameters=[OpenApiParameter("period", OpenApiTypes.STR, enum=list(reports.PERIOD_DAYS), default="7d")],
     )
     def get(self, request):
         period = request.query_params.get("period", "7d")
-        if period not in selectors.PERIOD_DAYS:
-            raise ValidationFailed({"period": ["Must be one of: " + ", ".join(selectors.PERIOD_DAYS)]})
-        metrics = selectors.account_metrics(request.user, livemode=request.auth.livemode, period=period)
+        if period not in reports.PERIOD_DAYS:
+            raise ValidationFailed({"period": ["Must be one of: " + ", ".join(reports.PERIOD_DAYS)]})
+        metrics = reports.account_metrics(request.user, livemode=request.auth.livemode, period=period)
         return Response(metrics_data(metrics))

@@ -1,3 +1,7 @@
+"""`prune`: retention across the apps (request logs, webhook events and
+deliveries, unused direct uploads, expired previous webhook secrets). It lives
+in ops, above every app whose data it deletes, and calls each app's service."""
+
 import json
 import re
 from datetime import timedelta
@@ -6,6 +10,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services.request_logs import prune_request_logs
+from jobs.services.direct_uploads import prune_expired_uploads
+from webhooks.services.endpoints import erase_expired_previous_secrets
+from webhooks.services.retention import prune_deliveries
 
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 
@@ -31,19 +38,8 @@ class Command(BaseCommand):
         age = parse_age(options["older_than"]) if options["older_than"] else None
         log_age = age or timedelta(days=settings.AIPROD_REQUEST_LOG_RETENTION_DAYS)
         result = {"request_logs_deleted": prune_request_logs(log_age)}
-        try:
-            from webhooks.services.retention import prune_deliveries
-        except ImportError:
-            pass
-        else:
-            result["deliveries_deleted"] = prune_deliveries(age or timedelta(days=settings.AIPROD_EVENT_RETENTION_DAYS))
-            from webhooks.services.endpoints import erase_expired_previous_secrets
-
-            result["previous_webhook_secrets_erased"] = erase_expired_previous_secrets()
-        try:
-            from jobs.services.direct_uploads import prune_expired_uploads
-        except ImportError:
-            pass
-        else:
-            result["uploads_deleted"] = prune_expired_uploads()
+        event_age = age or timedelta(days=settings.AIPROD_EVENT_RETENTION_DAYS)
+        result["deliveries_deleted"] = prune_deliveries(event_age)
+        result["previous_webhook_secrets_erased"] = erase_expired_previous_secrets()
+        result["uploads_deleted"] = prune_expired_uploads()
         self.stdout.write(json.dumps(result) if options["json"] else ", ".join(f"{k}: {v}" for k, v in result.items()))

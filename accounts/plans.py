@@ -1,4 +1,4 @@
-"""Plans (SPEC §7): the one place that answers "what may this account do now".
+"""Plans (docs/limits.md): the one place that answers "what may this account do now".
 
 Everything that enforces or reports a limit (rate limiter, monthly quotas,
 /account/usage, /account/api-keys/current) asks `limits_for(account)`, so a
@@ -31,7 +31,7 @@ PLANS = {
     "enterprise": Limits(jobs_per_month=100_000, requests_per_second=500, data_bytes_per_month=1000 * GB),
 }
 
-# Features that need Pro or Enterprise (SPEC §6).
+# Features that need Pro or Enterprise (docs/authentication.md: the IP allow-list).
 PAID_TIERS = frozenset({"pro", "enterprise"})
 
 
