@@ -12,7 +12,7 @@ import socket
 
 import pytest
 
-from tests.httpservers import TLS_UNAVAILABLE_REASON, self_signed_cert
+from tests.certificates import TLS_UNAVAILABLE_REASON, self_signed_cert
 
 @pytest.fixture
 def secure(settings):
