@@ -29,11 +29,8 @@ Route values
     iterable of bytes (streamed), or a callable ``fn(request)`` returning one
     of these.
 
-TLS: ``serve(..., tls=(certfile, keyfile))`` (or an ``ssl.SSLContext``); make a
-self-signed pair with :func:`self_signed_cert` (``cryptography`` if installed,
-else the ``openssl`` CLI; returns None when neither exists, see
-:data:`TLS_UNAVAILABLE_REASON`). Handshake failures are recorded in
-``srv.tls_errors``.
+TLS: ``serve(..., tls=(certfile, keyfile))`` or an ``ssl.SSLContext`` (pairs from
+tests/certificates.py); handshake failures are recorded in ``srv.tls_errors``.
 
 ``closed_port()`` gives a port on which connections are refused.
 """
@@ -53,8 +50,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs, urlsplit
 
-from tests.certificates import TLS_UNAVAILABLE_REASON, self_signed_cert
-
 __all__ = [
     "HANG",
     "RecordedRequest",
@@ -64,8 +59,6 @@ __all__ = [
     "redirect",
     "iter_chunks",
     "closed_port",
-    "self_signed_cert",
-    "TLS_UNAVAILABLE_REASON",
 ]
 
 #: ``Response(delay=HANG)`` or ``Response(stall_after=n, stall=HANG)``: wait until the server stops.

@@ -199,7 +199,7 @@ def _on_connection(connection, call):
 
 
 def _download_error_code(exc: outbound.OutboundError) -> str:
-    if exc.message.startswith("Timeout"):
+    if exc.kind == outbound.Kind.TIMEOUT:
         return transitions.TIMEOUT
     if exc.code in ("INPUT_TOO_LARGE", "INVALID_URL"):
         return exc.code

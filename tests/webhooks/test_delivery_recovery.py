@@ -214,7 +214,7 @@ def test_prune_deletes_old_events_with_their_deliveries_and_attempts(pro, receiv
 
 @pytest.fixture
 def tls_pair(tmp_path):
-    from tests.httpservers import TLS_UNAVAILABLE_REASON, self_signed_cert
+    from tests.certificates import TLS_UNAVAILABLE_REASON, self_signed_cert
 
     pair = self_signed_cert(tmp_path)
     if pair is None:

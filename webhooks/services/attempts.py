@@ -53,7 +53,6 @@ USER_AGENT = f"AIPROD-Webhooks/{VERSION}"
 DEFAULT_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 JITTER = 0.1  # a retry waits up to 10 % longer than its step
 RETRY_AFTER_STATUSES = (429, 503)
-SLOW_FAILURES = ("Response timeout", "Connection timeout")  # outbound.post's wording
 BACKOFF_MIN, BACKOFF_MAX = timedelta(seconds=30), timedelta(minutes=10)
 
 
@@ -92,6 +91,7 @@ class Outcome:
     permanent: bool = False  # retrying cannot help
     retry_after: float | None = None
     gone: bool = False  # 410: the receiver says the endpoint is gone for good
+    failure: outbound.Kind | None = None  # what went wrong when no HTTP answer came
 
 
 def due(now) -> Q:
@@ -251,7 +251,8 @@ def _send(delivery: Delivery) -> Outcome:
     except outbound.OutboundError as exc:
         # How long a timeout or refusal took is part of the attempt's log.
         elapsed_ms = int((time.monotonic() - started) * 1000)
-        return Outcome(DeliveryStatus.FAILED, error=exc.message, permanent=exc.permanent, duration_ms=elapsed_ms)
+        return Outcome(DeliveryStatus.FAILED, error=exc.message, permanent=exc.permanent, duration_ms=elapsed_ms,
+                       failure=exc.kind)
     code = result.status_code
     text = result.body_prefix.decode("utf-8", "replace").replace("\x00", "")
     outcome = Outcome(DeliveryStatus.FAILED, response_code=code, duration_ms=result.duration_ms, response_body=text)
@@ -322,7 +323,7 @@ def _record(delivery: Delivery, outcome: Outcome) -> None:
                 delivery.endpoint_id, succeeded=outcome.status == DeliveryStatus.DELIVERED, at=now
             )
             endpoints = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id)
-            if outcome.error in SLOW_FAILURES:
+            if outcome.failure == outbound.Kind.TIMEOUT:  # a slow receiver: hold its other deliveries back
                 endpoints.update(backoff_until=now + _backoff_window(delivery.endpoint, now))
             else:  # it answered (or refused at once): no reason to hold others back
                 endpoints.filter(backoff_until__isnull=False).update(backoff_until=None)
