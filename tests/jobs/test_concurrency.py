@@ -119,8 +119,8 @@ def test_a_running_job_keeps_its_own_row_fresh_so_the_sweeper_leaves_it_alone(fi
                                                  "input_url": f"{files.url}/long-trickle.wav"}).json()["id"]
         worker, outcome = run_job_in_a_thread(job_id)
 
-        def sample_until(done, what: str, *, running: bool = True) -> Job:
-            deadline = time.monotonic() + 20
+        def sample_until(done, what: str, *, running: bool = True, within: float = 20) -> Job:
+            deadline = time.monotonic() + within
             while True:
                 job = Job.objects.get(pk=job_id)
                 if done(job):
@@ -139,7 +139,8 @@ def test_a_running_job_keeps_its_own_row_fresh_so_the_sweeper_leaves_it_alone(fi
             assert Job.objects.get(pk=job_id).status == "processing"
             # Transcribing: progress between the ends, the heartbeat still moving.
             transcribing = sample_until(
-                lambda job: 0 < job.progress < 100 and job.last_activity_at > fetching.last_activity_at, "transcribing")
+                lambda job: 0 < job.progress < 100 and job.last_activity_at > fetching.last_activity_at, "transcribing",
+                within=60)  # loading the speech model takes seconds on a busy machine: a ceiling, not a wait
             assert (transcribing.status, transcribing.attempted_count) == ("processing", 1)
         finally:
             Api(persona.key).post(f"/jobs/{job_id}/cancel")  # ends the test within a heartbeat
