@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test test-s3 bench screenshots clean
+.PHONY: venv run check test test-s3 bench screenshots clean
 
 venv: $(STAMP)
 
@@ -16,7 +16,14 @@ $(STAMP): requirements.txt
 run: venv
 	@bash scripts/run.sh
 
-test: venv
+# The architecture rules (docs/architecture.md): one-way imports, no cycles,
+# every third-party import declared. Also run by tests/core/test_architecture.py.
+check: venv
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/deptry .
+	cd clients/python && ../../$(VENV)/bin/deptry .
+
+test: venv check
 	@bash scripts/ensure-browser.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 	@if [ -z "$(PYTEST_ARGS)" ]; then $(MAKE) --no-print-directory test-s3; fi
