@@ -236,6 +236,8 @@ AIPROD_ALLOW_INSECURE_URLS = env.bool("AIPROD_ALLOW_INSECURE_URLS", False)
 AIPROD_OUTBOUND_ALLOW_HTTP = env.bool("AIPROD_OUTBOUND_ALLOW_HTTP", None)
 # Networks that count as public even with insecure URLs off (e.g. a partner's VPC).
 AIPROD_OUTBOUND_ALLOWED_NETWORKS = env.list("AIPROD_OUTBOUND_ALLOWED_NETWORKS", cast=network, default=[])
+# PEM file of the CAs outbound HTTPS (input downloads, webhooks) trusts; empty: certifi's bundle.
+AIPROD_OUTBOUND_CA_BUNDLE = env.str("AIPROD_OUTBOUND_CA_BUNDLE", "") or None
 # Outbound waits (input-URL preflight, webhook verify/test) one account may have in
 # flight inside API requests at once; beyond it 429 RATE_LIMITED (quotas/outbound_waits.py). 0 = off.
 AIPROD_OUTBOUND_WAITS_PER_ACCOUNT = env.int("AIPROD_OUTBOUND_WAITS_PER_ACCOUNT", 8)

@@ -98,7 +98,7 @@ class JobListView(ApiView):
     @api_doc(summary="Create a job (Idempotency-Key supported)", request=job_create_body(), response=JobOut, status=201,
              errors=(409, 413, 422), description="The input is `input_url`, or `upload_id` of a direct upload "
              "(POST /uploads; 409 UPLOAD_USED when a job already has it). A direct upload that never arrived or "
-             "exceeds its max_size_bytes fails the job with INVALID_INPUT.", parameters=[
+             "exceeds its max_size_bytes fails the job with INVALID_INPUT. Leaving `type` out means `auto`.", parameters=[
                  OpenApiParameter("Idempotency-Key", {"type": "string", "minLength": 1,
                                   "maxLength": idempotency.MAX_KEY_LENGTH, "pattern": "\\S"}, OpenApiParameter.HEADER,
                                   description="The same key and body within 24 h answer the first response again "
@@ -106,7 +106,9 @@ class JobListView(ApiView):
                  OpenApiParameter("Idempotent-Replayed", _str, OpenApiParameter.HEADER, response=[201],
                                   enum=["true"], description="Present on a replayed answer"),
              ], examples=request_examples(
-                 Minimal={"name": "first-job", "input_url": "https://example.com/clip.mp4"},
+                 # With "type": the discriminator's property, which the schema requires; the server also
+                 # takes the body without it, as auto.
+                 Minimal={"name": "first-job", "type": "auto", "input_url": "https://example.com/clip.mp4"},
                  From_a_direct_upload={"name": "uploaded-clip", "upload_id": "upl_abc123", "type": "video.thumbnail"},
                  Typed_with_params={"name": "thumb-42", "input_url": "https://example.com/photo.jpg",
                                     "type": "image.transform", "params": {"width": 320, "format": "webp"},

@@ -3,9 +3,10 @@ return (documentation only: the views build plain dicts), and the job-create
 body per job type.
 
 The body of POST /jobs is a oneOf with one schema per `type`, discriminated
-by `type` (absent: `auto`). Each type's `params` is that type's params
-serializer, the very one the API validates params with (jobs/processors), so
-the published limits, choices and defaults cannot drift from the checks.
+by `type`. Each type's `params` is that type's params serializer, the very
+one the API validates params with (jobs/processors), so the published limits,
+choices and defaults cannot drift from the checks. Each schema also says the
+input is `input_url` or `upload_id`, exactly one of them.
 """
 
 from __future__ import annotations
@@ -37,6 +38,21 @@ class ParamsSchema(OpenApiSerializerExtension):
         return schema
 
 
+class JobCreateSchema(OpenApiSerializerExtension):
+    """A job-create body: unknown fields refused (as every StrictSerializer's)
+    and exactly one input, `input_url` or `upload_id` (400 otherwise)."""
+
+    target_class = "jobs.serializers.JobCreateInput"
+    match_subclasses = True
+    priority = 1  # before core.openapi's StrictSerializerScheme, whose rule it repeats
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema["additionalProperties"] = False
+        schema["oneOf"] = [{"required": ["input_url"]}, {"required": ["upload_id"]}]
+        return schema
+
+
 def _component_name(type_name: str) -> str:
     """ "image.transform" -> "ImageTransform"."""
     return "".join(word.capitalize() for word in type_name.replace(".", "_").split("_"))
@@ -54,11 +70,14 @@ def _typed_body(type_name: str) -> type[JobCreateInput]:
 
 
 class JobCreateAuto(JobCreateInput):
-    """An `auto` job (`type` absent or "auto"): the input's kind picks the type
-    (video: video.convert, audio: audio.transcribe, image: image.transform,
-    document: document.extract_text); `params` are checked against that type."""
+    """An `auto` job: the input's kind picks the type (video: video.convert,
+    audio: audio.transcribe, image: image.transform, document:
+    document.extract_text); `params` are checked against that type. Leaving
+    `type` out means auto too: the server takes a body without it."""
 
-    type = StrictChoiceField(choices=[types.AUTO], unknown_message="Unknown choice", required=False)
+    # Required here though the server defaults it: `type` is the discriminator's
+    # property, which tools that pick the schema by it (OAS) need present.
+    type = StrictChoiceField(choices=[types.AUTO], unknown_message="Unknown choice")
     params = StrictDictField(required=False, help_text="The params of the type the input resolves to")
 
 

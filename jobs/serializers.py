@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils.crypto import salted_hmac
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 
@@ -23,6 +24,7 @@ from core.fields import (
     StrictListField,
     StrictSerializer,
 )
+from core.openapi import HTTPS_URL_PATTERN
 from core.parsers import decode_json
 from core.timefmt import iso
 from jobs.models import Job, JobStatus
@@ -101,6 +103,9 @@ class NameField(StrictCharField):
         super().__init__(**kwargs)
 
 
+# The schema states the production rule (https://); the server takes http://
+# too where AIPROD_ALLOW_INSECURE_URLS is on, as /jobs/stream's query says.
+@extend_schema_field({"type": "string", "maxLength": 2048, "pattern": HTTPS_URL_PATTERN})
 class HttpsUrlField(StrictCharField):
     """A syntactically valid https:// URL ("Must be a valid HTTPS URL"); http://
     too when AIPROD_ALLOW_INSECURE_URLS is on (local development, tests).
@@ -126,6 +131,13 @@ class HttpsUrlField(StrictCharField):
         return value
 
 
+# OAS 3.0 has no propertyNames: the keys' length is said in words only.
+@extend_schema_field({
+    "type": "object", "maxProperties": MAX_METADATA_KEYS,
+    "additionalProperties": {"type": "string", "maxLength": MAX_METADATA_VALUE},
+    "description": f"Your own key-value strings: at most {MAX_METADATA_KEYS} keys of 1 to {MAX_METADATA_KEY} "
+                   f"characters, values of at most {MAX_METADATA_VALUE} characters",
+})
 class MetadataField(StrictDictField):
     """At most 100 keys; values strings of at most 1000 characters."""
 

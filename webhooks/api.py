@@ -30,6 +30,7 @@ from webhooks.serializers import (
     endpoint_data,
     secret_data,
 )
+from webhooks.services import attempts
 from webhooks.services import delivery as delivery_services
 from webhooks.services import endpoints as endpoint_services
 
@@ -126,7 +127,7 @@ class VerifyView(WebhookView):
                 422,
                 "VERIFICATION_FAILED",
                 f"Verification failed: POST {endpoint.url} got {answer!s} (delivery {delivery.id}). "
-                f"Make the endpoint answer 2xx within {delivery_services.timeout_seconds():g}s, then verify again",
+                f"Make the endpoint answer 2xx within {attempts.timeout_seconds():g}s, then verify again",
             )
         return Response(
             {

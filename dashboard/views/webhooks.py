@@ -20,6 +20,7 @@ from dashboard.forms import WebhookForm
 from webhooks import selectors
 from webhooks.models import SUBSCRIBABLE_EVENTS, Delivery, DeliveryStatus, WebhookEndpoint
 from webhooks.serializers import EndpointCreateInput, TestEventInput, delivery_data
+from webhooks.services import attempts
 from webhooks.services import delivery as delivery_services
 from webhooks.services import endpoints as endpoint_services
 
@@ -129,7 +130,7 @@ def webhook_verify(request, webhook_id):
             messages.error(
                 request,
                 f"Verification failed: POST {endpoint.url} got {_answer(d)} (delivery {d.id}). "
-                f"Make the endpoint answer 2xx within {delivery_services.timeout_seconds():g}s, then verify again.",
+                f"Make the endpoint answer 2xx within {attempts.timeout_seconds():g}s, then verify again.",
             )
             return None
         return f"Verified: the endpoint answered HTTP {d.response_code}; it now receives events."

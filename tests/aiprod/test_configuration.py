@@ -3,10 +3,10 @@ and nothing else; a bad value stops the process with a message naming the
 variable.
 
 What is read is found two ways: the names the settings' `env` was asked for
-while importing them (aiprod/env.py records them), and a scan of the source
-for the reads outside the settings (os.environ, `${NAME}` in the shell
-scripts). Variables read only by a library are checked against that
-library's installed source."""
+while importing them (aiprod/env.py records them), and a scan of the source,
+the tests' included, for the reads outside the settings (os.environ, `${NAME}`
+in the shell scripts). Variables read only by a library are checked against
+that library's installed source."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ PYTHON_SOURCES = [
     ROOT / "clients" / "python" / "src",
     ROOT / "gunicorn.conf.py",
     ROOT / "manage.py",
+    ROOT / "tests",  # the test harness's own knobs (AIPROD_FUZZ_SEED, CHAOS_SECONDS, ...)
 ]
 SHELL_SOURCES = [ROOT / "scripts" / "run.sh", ROOT / "Procfile"]
 # Read by a library, not by our code: the package whose source must name it.

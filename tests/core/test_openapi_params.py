@@ -10,6 +10,7 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.fields import empty
 
+from core.openapi import HTTPS_URL_PATTERN
 from jobs.processors import REGISTRY
 from jobs.processors.params import ChoiceParam, IntegerParam, NumberParam
 
@@ -25,7 +26,8 @@ def resolve(document, schema: dict) -> dict:
     if "$ref" in schema:
         return resolve(document, document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]])
     for wrapper in ("allOf", "oneOf"):
-        if wrapper in schema:
+        # An object's own oneOf (a job body's "input_url or upload_id") is a rule, not a wrapper.
+        if wrapper in schema and "properties" not in schema:
             parts = [resolve(document, part) for part in schema[wrapper]]
             merged = {k: v for k, v in schema.items() if k != wrapper}
             for part in parts:
@@ -55,7 +57,29 @@ def test_the_job_create_body_is_one_schema_per_type_discriminated_by_type(docume
         assert "type" in typed["required"]
     auto = branch(document, "auto")
     assert resolve(document, auto["properties"]["type"])["enum"] == ["auto"]
-    assert "type" not in auto.get("required", [])  # no type means auto
+    # The discriminator's property is required in every branch (OAS); the
+    # server still takes a body without it as auto, which the schema says in words.
+    assert "type" in auto["required"]
+    assert "Leaving `type` out means auto" in " ".join(auto["description"].split())
+
+
+def test_every_job_body_takes_exactly_one_input_and_an_https_webhook_url(document):
+    schema = {**document["paths"]["/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"],
+              "components": document["components"]}
+    jsonschema.validate({"name": "n", "type": "auto", "upload_id": "upl_1"}, schema)
+    jsonschema.validate({"name": "n", "type": "auto", "input_url": "https://example.com/a.mp4",
+                         "webhook_url": "https://example.com/hook", "metadata": {"k": "v"}}, schema)
+    for refused in (
+        {"name": "n", "type": "auto"},  # no input
+        {"name": "n", "type": "auto", "upload_id": "upl_1", "input_url": "https://example.com/a.mp4"},  # both
+        {"name": "n", "type": "auto", "upload_id": "upl_1", "webhook_url": "ftp://example.com/hook"},
+        {"name": "n", "type": "auto", "upload_id": "upl_1", "metadata": {"k": 1}},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(refused, schema)
+    patch = document["components"]["schemas"]["PatchedJobUpdateInputRequest"]["properties"]["webhook_url"]
+    assert patch["pattern"] == HTTPS_URL_PATTERN
+    assert patch["nullable"] is True
 
 
 @pytest.mark.parametrize("type_name", sorted(REGISTRY))
@@ -90,7 +114,7 @@ def test_the_schema_accepts_a_types_own_params_and_refuses_another_types(documen
               "components": document["components"]}
     base = {"name": "n", "input_url": "https://example.com/a.mp4"}
     jsonschema.validate({**base, "type": "video.thumbnail", "params": {"at_seconds": 2.5, "width": 320}}, schema)
-    jsonschema.validate({**base, "params": {"anything": "goes for auto"}}, schema)
+    jsonschema.validate({**base, "type": "auto", "params": {"anything": "goes for auto"}}, schema)
     for refused in (
         {**base, "type": "video.thumbnail", "params": {"quality": 80}},  # image.transform's, not its own
         {**base, "type": "image.transform", "params": {"width": 0}},

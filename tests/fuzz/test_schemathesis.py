@@ -148,15 +148,20 @@ FUZZING_OK = [*POSITIVE_OK, "400"]
 # (extra statuses, reason). Everything else must be accepted.
 STATE = "the job's state decides (INVALID_STATE), not the request's shape"
 UNRESOLVED = "the URL's host must resolve to a public address (422 INVALID_URL): the run resolves loopback only"
-JOB_BODY = ("jobs/serializers.py (being rewritten with the processors' params) does not yet say "
-            "input_url xor upload_id, the webhook_url pattern or the params per type")
+MEDIA = "the input must be media a processor takes (422 UNSUPPORTED_INPUT)"
+UPLOAD = "upload_id must name one of the account's own uploads (400)"
+METADATA = "metadata keys must be 1 to 255 characters (400): OAS 3.0 has no propertyNames to say so"
+NAME_TAKEN = "a job's name is unique per account and month (422 DUPLICATE_JOB)"
+HOOK_ADDRESS = "a webhook_url at a non-public address is refused (422 INVALID_URL)"
 ADDRESS = "an IPv4/IPv6 address or CIDR: a string to the schema, the grammar is checked in code"
 LOCKOUT = "a change that shuts out the caller's own address is refused (422 LOCKOUT_PREVENTED)"
 KNOWN_REFUSALS: dict[str, tuple[list[str], str]] = {
-    "POST /jobs": (["400", "422"], f"{UNRESOLVED}; the input must be media a processor takes; {JOB_BODY}"),
-    "PATCH /jobs/{job_id}": (["400", "422"], f"{STATE}; {JOB_BODY}"),
-    "POST /jobs/stream": (["400", "422"], "the bytes must be the media the filename or Content-Type names "
-                          f"(422 UNSUPPORTED_INPUT); the params query is the type's params as JSON; {JOB_BODY}"),
+    "POST /jobs": (["400", "422"], f"{UNRESOLVED}; {MEDIA}; {UPLOAD}; {METADATA}; {NAME_TAKEN}; {HOOK_ADDRESS}"),
+    "PATCH /jobs/{job_id}": (["400", "422"], f"{STATE}; {METADATA}; {NAME_TAKEN}; {HOOK_ADDRESS}"),
+    "POST /jobs/stream": (["400", "422"], "the bytes must be the media the filename or Content-Type names, one a processor takes "
+                          "(422 UNSUPPORTED_INPUT); "
+                          "the params query is the type's params as JSON, a string to the schema (400); "
+                          f"{NAME_TAKEN}; {HOOK_ADDRESS}"),
     "POST /jobs/{job_id}/cancel": (["422"], STATE),
     "POST /jobs/{job_id}/retry": (["422"], STATE),
     "POST /jobs/{job_id}/timeout": (["422"], STATE),
@@ -168,6 +173,12 @@ KNOWN_REFUSALS: dict[str, tuple[list[str], str]] = {
     "DELETE /account/security/whitelist": (["400", "422"], f"{ADDRESS}; {LOCKOUT}"),
     "PATCH /account/security": (["400", "422"], f"{ADDRESS}; {LOCKOUT}"),
 }
+
+# negative_data_rejection has one known gap, left on as no request in these
+# runs reaches it: POST /jobs without `type` is taken as auto, though the
+# schema requires `type` (the discriminator's property, as OAS asks; the
+# schema says so in words). Such a body only gets a 201 with an input that
+# resolves or a real upload id, and here none does.
 
 
 def _toml(value) -> str:

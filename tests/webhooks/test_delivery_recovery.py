@@ -56,17 +56,17 @@ def test_a_claim_left_by_a_killed_worker_is_sent_again_after_the_lease(pro, rece
     emit(pro)
     delivery = only_delivery(endpoint)
     # A worker claims the delivery, POSTs it, and is killed before recording.
-    assert delivery_services.claim(delivery.id)
-    assert not delivery_services.claim(delivery.id)  # nobody else may send this attempt now
+    assert attempts.claim(delivery.id)
+    assert not attempts.claim(delivery.id)  # nobody else may send this attempt now
     delivery.refresh_from_db()
     from core import outbound
 
     body = delivery.event.body.encode()
-    outbound.post(endpoint.url, body, delivery_services.headers_for(delivery, body, endpoint.secret))
+    outbound.post(endpoint.url, body, attempts.headers_for(delivery, body, endpoint.secret))
     assert Delivery.objects.get(pk=delivery.pk).status == "sending"
     assert delivery_services.dispatch_due()["queued"] == 0  # the lease still holds
 
-    with time_machine.travel(timezone.now() + delivery_services.lease() + timedelta(seconds=1), tick=False):
+    with time_machine.travel(timezone.now() + attempts.lease() + timedelta(seconds=1), tick=False):
         assert delivery_services.dispatch_due()["queued"] == 1
     delivery.refresh_from_db()
     assert delivery.status == "delivered" and delivery.attempt_count == 2
@@ -81,10 +81,10 @@ def test_a_stale_worker_cannot_overwrite_the_result_of_a_newer_attempt(pro, rece
     endpoint = register(pro, receiver.url + "/hook")
     emit(pro)
     delivery = only_delivery(endpoint)
-    assert delivery_services.claim(delivery.id)
+    assert attempts.claim(delivery.id)
     stale = Delivery.objects.select_related("event", "endpoint").get(pk=delivery.pk)
-    with time_machine.travel(timezone.now() + delivery_services.lease() + timedelta(seconds=1), tick=False):
-        assert delivery_services.attempt_delivery(delivery.id) == "delivered"
+    with time_machine.travel(timezone.now() + attempts.lease() + timedelta(seconds=1), tick=False):
+        assert attempts.attempt_delivery(delivery.id) == "delivered"
     attempts._record(stale, attempts.Outcome("failed", error="Response timeout"))
     delivery.refresh_from_db()
     assert delivery.status == "delivered" and delivery.attempt_count == 2
@@ -98,7 +98,7 @@ def test_a_job_url_target_with_a_private_address_fails_without_retries(pro, rece
         event=event, account=pro.account, livemode=True, event_type=event.type, target="job_url",
         url="https://127.0.0.1/hook", next_attempt_at=timezone.now(),
     )
-    assert delivery_services.attempt_delivery(delivery.id) == "failed"
+    assert attempts.attempt_delivery(delivery.id) == "failed"
     delivery.refresh_from_db()
     assert delivery.error == "Webhook URL resolves to a private address" + LOCAL_DEVELOPMENT_HINT
     assert delivery.next_attempt_at is None

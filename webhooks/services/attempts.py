@@ -50,32 +50,32 @@ from webhooks.services.queue import enqueue_delivery, queues_directly
 logger = logging.getLogger(__name__)
 
 USER_AGENT = f"AIPROD-Webhooks/{VERSION}"
-DEFAULT_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 JITTER = 0.1  # a retry waits up to 10 % longer than its step
 RETRY_AFTER_STATUSES = (429, 503)
 BACKOFF_MIN, BACKOFF_MAX = timedelta(seconds=30), timedelta(minutes=10)
 
 
 # --------------------------------------------------------------------------- settings
+# Read at call time (tests override them); types and defaults: aiprod/settings.py.
 
 
 def timeout_seconds() -> float:
-    return float(getattr(settings, "AIPROD_WEBHOOK_TIMEOUT", 10))
+    return settings.AIPROD_WEBHOOK_TIMEOUT
 
 
 def lease() -> timedelta:
     # Longer than any attempt can take, or a slow but live worker would be
     # overtaken by a second one.
-    configured = float(getattr(settings, "AIPROD_WEBHOOK_LEASE_SECONDS", 60))
+    configured = settings.AIPROD_WEBHOOK_LEASE_SECONDS
     return timedelta(seconds=max(configured, timeout_seconds() * 2 + 5))
 
 
 def retry_schedule() -> list[float]:
-    return [float(s) for s in getattr(settings, "AIPROD_WEBHOOK_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE)]
+    return list(settings.AIPROD_WEBHOOK_RETRY_SCHEDULE)
 
 
 def retry_after_cap() -> float:
-    return float(getattr(settings, "AIPROD_WEBHOOK_RETRY_AFTER_MAX", 3600))
+    return settings.AIPROD_WEBHOOK_RETRY_AFTER_MAX
 
 
 # --------------------------------------------------------------------------- one attempt

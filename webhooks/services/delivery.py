@@ -23,8 +23,7 @@ from webhooks.models import (
     WebhookEndpoint,
 )
 from webhooks.services import endpoints as endpoint_services
-# claim, headers_for, lease and timeout_seconds are re-exported for callers of this module.
-from webhooks.services.attempts import attempt_delivery, claim, due, headers_for, lease, timeout_seconds  # noqa: F401
+from webhooks.services.attempts import attempt_delivery, due
 from webhooks.services.events import create_event
 from webhooks.services.queue import enqueue_delivery
 

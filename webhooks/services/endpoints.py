@@ -21,11 +21,11 @@ MANUAL_REASON = "Deactivated with PATCH active: false"
 
 
 def _max_endpoints() -> int:
-    return int(getattr(settings, "AIPROD_WEBHOOK_MAX_ENDPOINTS", 20))
+    return settings.AIPROD_WEBHOOK_MAX_ENDPOINTS
 
 
 def disable_after() -> timedelta:
-    return timedelta(days=float(getattr(settings, "AIPROD_WEBHOOK_DISABLE_AFTER_DAYS", 5)))
+    return timedelta(days=settings.AIPROD_WEBHOOK_DISABLE_AFTER_DAYS)
 
 
 def check_endpoint_url(url: str) -> str:

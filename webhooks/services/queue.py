@@ -46,7 +46,7 @@ class _DelayedORM(ORM):
 def _cluster() -> str | None:
     # A dedicated webhook cluster (Q_CLUSTER_NAME=webhooks qcluster) keeps a
     # flood of slow receivers away from the job workers entirely.
-    return getattr(settings, "AIPROD_WEBHOOK_Q_CLUSTER", None) or None
+    return settings.AIPROD_WEBHOOK_Q_CLUSTER or None
 
 
 def _q_options(delivery_id: str) -> dict:
