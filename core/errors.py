@@ -93,7 +93,7 @@ def validation_response(request, details: dict) -> JsonResponse:
 
 
 def _clean_message(message) -> str:
-    # The guide's messages carry no trailing period ("This field is required").
+    # Messages carry no trailing period (docs/errors.md: "This field is required").
     text = str(message)
     return text[:-1] if text.endswith(".") and not text.endswith("..") else text
 

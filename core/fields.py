@@ -1,4 +1,4 @@
-"""Strict serializer fields with the guide's messages.
+"""Strict serializer fields with the messages docs/errors.md lists.
 
 JSON is typed: "3600" is not an integer ("Expected integer, got string"),
 and `true` is not an integer either.
@@ -53,7 +53,7 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 def unknown_choice(choices) -> str:
-    """The guide's "Unknown choice", followed by what would have been accepted."""
+    """"Unknown choice" (docs/errors.md), followed by what would have been accepted."""
     return "Unknown choice. Must be one of: " + ", ".join(choices)
 
 
@@ -65,7 +65,7 @@ def unknown_field(name: str, known) -> str:
 
 
 class StrictChoiceField(serializers.ChoiceField):
-    """A choice with the guide's wording: "Must be one of: a, b, c" by default,
+    """A choice worded as docs/errors.md says: "Must be one of: a, b, c" by default,
     or "Unknown choice" (as for a job's type) when `unknown_message` is set,
     followed by the valid choices."""
 

@@ -1,7 +1,7 @@
 """Request body parsers.
 
 JSON is the API's language. curl's `-d '{...}'` sends JSON labelled as a
-form, as the guide's own examples do, so a form-labelled body that looks
+form, as many customers' scripts do (docs/errors.md), so a form-labelled body that looks
 like JSON is read as JSON; a real form (`-d "ip=..."`) is read as a form.
 NUL characters are refused before anything can store them.
 """

@@ -116,8 +116,8 @@ class JobAdmin(SafeLookupsAdmin):
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     """Support: the worker clusters and the queue's progress at a glance (the
-    readings of /diagnostics' queue section), for the guide's "Job Stuck in
-    Processing" page."""
+    readings of /diagnostics' queue section), for the "Stuck jobs" runbook
+    of docs/operations.md."""
 
     list_display = ("__str__", "queue", "host", "pid", "worker_count", "beat_at", "heartbeat_age", "stopping",
                     "recovered_at")

@@ -86,8 +86,8 @@ def timeline_for(job: Job, *, request_limit: int = 1000, staff: bool = False) ->
 
 
 def queue_progress(*, now=None, staff: bool = False) -> dict:
-    """The readings an operator needs with the guide's "Job Stuck in
-    Processing" page open (/diagnostics, the Support admin): queue depth per
+    """The readings an operator needs with docs/operations.md's "Stuck jobs"
+    runbook open (/diagnostics, the Support admin): queue depth per
     kind with the oldest waiting item's age, worker clusters alive with their
     last heartbeat, and jobs re-queued after worker loss in the last hour.
     Every count reads a partial index or the one-row-per-cluster table.

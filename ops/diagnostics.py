@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 _IMPORTED_AT = time.time()
 
-# Thresholds for "degraded" (the guide's "Unhealthy signs").
+# Thresholds for "degraded" (docs/operations.md, "Reading /diagnostics").
 SLOW_DATABASE_MS = 1000
 REPLICATION_LAG_LIMIT_MS = 1000
 QUEUE_AGE_DEGRADED_SECONDS = 300
@@ -83,7 +83,7 @@ def _process_rss_bytes() -> int | None:
 
 
 def system_reading(*, staff: bool = False) -> dict:
-    """Load, CPUs and memory (the readings the guide asks customers for); the
+    """Load, CPUs and memory (`system`, which docs/troubleshooting.md has customers read); the
     host name and software versions only for ``staff``: they tell an attacker
     which host answered and where to aim."""
     try:

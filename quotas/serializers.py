@@ -19,7 +19,7 @@ def _gb(nbytes: int) -> int | float:
 
 
 def usage_data(account, usage: MonthUsage, rate: RateState | None, *, livemode: bool = True) -> dict:
-    """The guide's usage object, for the environment of the key asking
+    """The usage object (docs/limits.md, "Monthly quotas"), for the environment of the key asking
     (`livemode`): quotas count live mode only, so a test key sees its test
     jobs against the plan's figures and never the live usage. rate_limit_*
     describe the window of the request being answered; null when the rate

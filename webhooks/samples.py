@@ -1,8 +1,9 @@
 """Sample payload data for POST /account/webhooks/{id}/test.
 
-Shaped like the real thing (a job object as in docs/jobs.md), marked
-``"sample": true`` and with ids no real object has, so a receiver can tell a
-test from a real event.
+Shaped like the real thing (a job object as in docs/jobs.md, the keys of
+jobs.serializers.job_data; tests/webhooks/test_samples.py holds the two
+together, as webhooks may not import jobs), marked ``"sample": true`` and with
+ids no real object has, so a receiver can tell a test from a real event.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ def _sample_job(event_type: str, livemode: bool) -> dict:
         "livemode": livemode,
         "name": "Sample job (test event)",
         "type": "audio.transcribe",
+        "requested_type": "audio.transcribe",
         "status": status,
+        "progress": 100 if status == "completed" else 40,
         "input_url": "https://example.com/sample.mp3",
         "input": {"filename": "sample.mp3", "content_type": "audio/mpeg", "size_bytes": 123456},
         "params": {},

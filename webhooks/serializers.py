@@ -39,7 +39,7 @@ def endpoint_data(endpoint, *, include_secret: bool = False, logs=None) -> dict:
 
 
 def delivery_log_data(delivery) -> dict:
-    """One entry of ``logs`` (the guide's fields first)."""
+    """One entry of ``logs`` (the fields docs/webhooks.md lists first)."""
     return {
         "id": delivery.id,
         "timestamp": iso(delivery.last_attempt_at or delivery.created_at),

@@ -2,7 +2,7 @@
 
 A secret is ``whsec_`` followed by the standard base64 of 24 random bytes.
 
-AIPROD scheme (the guide's recipe)::
+AIPROD scheme (docs/webhooks.md, section 3)::
 
     X-AIPROD-Signature: sha256=<hex HMAC-SHA256(key=the whole secret string
                                   "whsec_..." as UTF-8, msg=raw body bytes)>
@@ -17,7 +17,7 @@ Standard Webhooks scheme (https://www.standardwebhooks.com/)::
 
 The Standard Webhooks signature covers the timestamp, so a receiver can
 reject replays older than the tolerance (5 minutes). ``X-AIPROD-Signature``
-covers the body only (kept for the guide's receivers): a captured delivery
+covers the body only (kept for receivers written before Standard Webhooks): a captured delivery
 replayed with a new ``X-AIPROD-Timestamp`` still matches it, so ``verify``
 refuses a delivery that carries no Standard Webhooks signature.
 

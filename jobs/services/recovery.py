@@ -119,8 +119,9 @@ def recover_stuck_jobs(*, older_than: timedelta, action: str = "timeout", dry_ru
 
 def recover_jobs(job_ids: list[str], *, action: str = "timeout", dry_run: bool = False, reason: str = "",
                  actor: str = "recover_stuck_jobs") -> list[dict]:
-    """The same for jobs named by id, whatever their age (the guide's
-    "Recovery Steps" for one stuck job, without the customer's key). With
+    """The same for jobs named by id, whatever their age (the timeout/retry
+    steps of docs/troubleshooting.md's "Jobs stuck in processing", done by an
+    operator without the customer's key; docs/operations.md "Stuck jobs"). With
     action="retry" a failed or cancelled job is retried as it is; an active
     one is timed out first. An unknown id is reported, not raised."""
     _check_action(action)

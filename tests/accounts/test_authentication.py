@@ -1,4 +1,4 @@
-"""Authentication: every 401 code of docs/authentication.md, both headers, the guide's examples."""
+"""Authentication: every 401 code of docs/authentication.md, both headers, its examples."""
 
 from datetime import timedelta
 

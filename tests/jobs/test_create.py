@@ -96,7 +96,7 @@ def test_params_are_validated_and_completed_by_the_types_processor(free, files):
     assert job["params"]["format"] == "webp"
 
 
-# --------------------------------------------------------------------------- 400s, with the guide's messages
+# --------------------------------------------------------------------------- 400s, with docs/errors.md's messages
 
 
 def test_missing_name_and_input_url_are_required(free):

@@ -1,5 +1,5 @@
 """The worker's lifecycle, run inline: claim, fetch, sniff, process in a
-forked child, complete or fail, with the guide's messages and codes."""
+forked child, complete or fail, with docs/errors.md's messages and codes."""
 
 from __future__ import annotations
 

@@ -151,7 +151,7 @@ def tone_wav(tmp_path_factory) -> bytes:
 
 
 class DedupingReceiver:
-    """A webhook route (``serve({"/hook": receiver})``) doing what the guide
+    """A webhook route (``serve({"/hook": receiver})``) doing what docs/webhooks.md
     asks of customers: check the signature (once ``secret`` is set), then keep
     the first copy of each event id and answer 200 to every copy, so an
     at-least-once delivery is processed exactly once."""

@@ -38,7 +38,7 @@ def test_a_delivery_carries_every_header_and_both_signatures_verify(pro, receive
         "data": {"percent": 80},
     }
     assert payload["created_at"].endswith("Z")
-    # The guide's recipe on the raw body, "sha256=" stripped:
+    # docs/webhooks.md's recipe (section 3) on the raw body, "sha256=" stripped:
     import hashlib
     import hmac
 

@@ -1,4 +1,4 @@
-"""webhooks.signing on its own: the guide's recipe, Standard Webhooks, tolerance."""
+"""webhooks.signing on its own: the X-AIPROD-Signature recipe, Standard Webhooks, tolerance."""
 
 import base64
 import time

@@ -1,4 +1,4 @@
-"""Receivers' verifiers, written from the guide and the Standard Webhooks
+"""Receivers' verifiers, written from docs/webhooks.md and the Standard Webhooks
 spec, independent of webhooks.signing."""
 
 import base64
@@ -7,7 +7,7 @@ import hmac
 
 
 def guide_recipe_accepts(secret: str, body: bytes, header: str) -> bool:
-    """The guide's Flask example, with the documented fix: strip "sha256=" first."""
+    """docs/webhooks.md's Flask example (section 3): strip "sha256=" first."""
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(header.removeprefix("sha256="), expected)
 

@@ -1,6 +1,6 @@
 """The one place that talks HTTP: authentication, retries, idempotency keys, errors.
 
-Retry policy (the guide's "Rate limits" recipe, done once for everybody):
+Retry policy (what docs/troubleshooting.md's "429 Too many requests" asks of a client, done once for everybody):
 
 * retried: a connection that could not be opened (refused, connect timeout),
   429 and 503 — the server did nothing — always; an answer lost after the

@@ -8,7 +8,7 @@ Two schemes arrive on every delivery:
   the base64-decoded part of ``whsec_...`` over ``"{id}.{timestamp}.{body}"``.
   The timestamp is signed, so refusing stale ones stops replays. This is what
   ``verify`` requires by default.
-* AIPROD's own (the guide's, kept for compatibility): ``X-AIPROD-Signature:
+* AIPROD's own (docs/webhooks.md section 3, kept for compatibility): ``X-AIPROD-Signature:
   sha256=<hex>`` (several, space or comma separated, during rotation),
   HMAC-SHA256 keyed with the whole secret string over the raw body, and
   ``X-AIPROD-Timestamp``, which is NOT covered by the signature: a captured
