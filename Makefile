@@ -35,7 +35,9 @@ test: venv check
 # multi-node and worker-loss tests. (Every test passes on S3: run
 # `make test-s3 S3_TESTS=tests` for all of them; CI runs this subset to stay
 # well under 10 minutes.)
-S3_TESTS ?= tests/jobs tests/ops/test_health.py tests/ops/test_diagnostics.py tests/webhooks/test_job_events.py \
+S3_TESTS ?= tests/jobs/test_object_storage.py tests/jobs/test_object_storage_outages.py tests/jobs/test_storage.py \
+	tests/jobs/test_stream.py tests/jobs/test_state.py tests/jobs/test_worker.py tests/jobs/test_e2e.py \
+	tests/jobs/test_output_limits.py tests/jobs/test_recovery.py tests/ops/test_health.py tests/ops/test_diagnostics.py tests/webhooks/test_job_events.py \
 	tests/quotas/test_data_quota_download.py tests/clients/test_client.py tests/dashboard/test_jobs.py \
 	tests/resilience/test_multi_node.py tests/resilience/test_worker_loss.py
 test-s3: venv
