@@ -265,6 +265,16 @@ def classify(exc: BaseException, deadline: Deadline | None = None) -> str:
 TRANSPORT_ERRORS = (Urllib3HTTPError, OSError, ssl.SSLError, ssl.CertificateError)
 
 # classify()'s answer as an error kind (the clients word each one their own way).
+# classify()'s answer worded to follow "...: " in a customer's message (the
+# preflight's "{label} is unreachable: ...", the download's "Invalid input: ...").
+TRANSPORT_REASONS = {
+    "refused": "connection refused",
+    "ssl": "SSL certificate error",
+    "unreachable": "host unreachable",
+    "reset": "connection reset",
+    "protocol": "invalid HTTP response",
+}
+
 TRANSPORT_KINDS = {
     "timeout": Kind.TIMEOUT,
     "connect_timeout": Kind.TIMEOUT,

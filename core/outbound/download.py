@@ -12,7 +12,15 @@ from typing import Callable
 
 from urllib3.util import Timeout
 
-from .connection import TRANSPORT_ERRORS, TRANSPORT_KINDS, Deadline, classify, content_length, open_response
+from .connection import (
+    TRANSPORT_ERRORS,
+    TRANSPORT_KINDS,
+    TRANSPORT_REASONS,
+    Deadline,
+    classify,
+    content_length,
+    open_response,
+)
 from .errors import CODE_FETCH_FAILED, CODE_INPUT_TOO_LARGE, Kind, OutboundError, seconds_text
 from .policy import current_policy
 from .target import next_hop, resolve_target
@@ -21,14 +29,8 @@ from .watchdog import Watchdog
 CHUNK_SIZE = 64 * 1024
 MAX_REDIRECTS = 2
 
-# classify()'s answer, worded for "Invalid input: ..."
-_REASONS = {
-    "refused": "connection refused",
-    "ssl": "SSL certificate error",
-    "unreachable": "host unreachable",
-    "reset": "connection reset",
-    "protocol": "connection closed before the body was complete",
-}
+# A protocol error mid-download is a body cut short.
+_REASONS = {**TRANSPORT_REASONS, "protocol": "connection closed before the body was complete"}
 
 
 @dataclass(frozen=True)

@@ -10,21 +10,20 @@ from dataclasses import dataclass
 
 from urllib3.util import Timeout
 
-from .connection import TRANSPORT_ERRORS, TRANSPORT_KINDS, Deadline, classify, content_length, open_response
+from .connection import (
+    TRANSPORT_ERRORS,
+    TRANSPORT_KINDS,
+    TRANSPORT_REASONS,
+    Deadline,
+    classify,
+    content_length,
+    open_response,
+)
 from .errors import Kind, OutboundError, seconds_text
 from .policy import current_policy
 from .target import next_hop, resolve_target
 
 MAX_REDIRECTS = 2
-
-# classify()'s answer, worded for "{label} is unreachable: ..."
-_REASONS = {
-    "refused": "connection refused",
-    "ssl": "SSL certificate error",
-    "unreachable": "host unreachable",
-    "reset": "connection reset",
-    "protocol": "invalid HTTP response",
-}
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def preflight(url: str, *, label: str = "Input URL", timeout: float = 10.0) -> P
                 kind = TRANSPORT_KINDS[failure]
                 if kind == Kind.TIMEOUT:
                     raise OutboundError(timeout_message, kind=kind, permanent=False) from None
-                reason = _REASONS.get(failure, "connection failed")
+                reason = TRANSPORT_REASONS.get(failure, "connection failed")
                 raise OutboundError(f"{label} is unreachable: {reason}", kind=kind, permanent=False) from None
             try:
                 status = response.raw.status
